@@ -1,0 +1,1 @@
+"""Load units: the one unit in which BBB servers' load and capacity are counted."""

@@ -1,0 +1,1 @@
+"""The `meetfleet` command: one subcommand module per concern."""

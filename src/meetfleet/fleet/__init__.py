@@ -1,0 +1,26 @@
+"""The fleet model and the one loader every Python part reads the inventory through."""
+
+from meetfleet.fleet.errors import InventoryError, Problem
+from meetfleet.fleet.loader import load_inventory
+from meetfleet.fleet.model import (
+    BbbServer,
+    Fleet,
+    Host,
+    Plan,
+    Region,
+    ServerState,
+    Tenant,
+)
+
+__all__ = [
+    "BbbServer",
+    "Fleet",
+    "Host",
+    "InventoryError",
+    "Plan",
+    "Problem",
+    "Region",
+    "ServerState",
+    "Tenant",
+    "load_inventory",
+]
