@@ -21,3 +21,6 @@ def cli() -> None:
 
 
 cli.add_command(inventory)
+
+if __name__ == "__main__":
+    cli()

@@ -73,6 +73,9 @@ class _Raw:
     host_vars: dict[str, dict[str, Sourced]] = field(default_factory=dict)
     # fleet_* keys: where each top-level key was defined (to refuse two definitions)
     fleet: dict[str, tuple[Sourced, YamlDoc]] = field(default_factory=dict)
+    # names that exist but failed validation: their own problem is reported, so
+    # references to them are not reported again
+    invalid: set[str] = field(default_factory=set)
 
 
 def load_inventory(directory: str | Path) -> Fleet:
@@ -246,7 +249,9 @@ def _named_items(raw: _Raw, key: str, model: type[BaseModel]) -> dict[str, Any]:
             continue
         data = {"name": str(name), **dict(body or {})}
         item = _validate(raw, model, data, item_origin, f"{key}.{name}", doc, body)
-        if item is not None:
+        if item is None:
+            raw.invalid.add(str(name))
+        else:
             items[str(name)] = item
     return items
 
@@ -384,7 +389,9 @@ def _build(raw: _Raw) -> Fleet | None:
     hosts: dict[str, Host] = {}
     for name in sorted(raw.host_groups):
         host = _build_host(raw, name)
-        if host is not None:
+        if host is None:
+            raw.invalid.add(name)
+        else:
             hosts[name] = host
 
     for host in hosts.values():
@@ -401,6 +408,8 @@ def _build(raw: _Raw) -> Fleet | None:
         line = tenants_doc.line_of(tenants_file.value, tenant.name) if tenants_doc else None
         where = Sourced(None, tenants_file.file if tenants_file else raw.root, line)
         for problem in _tenant_problems(tenant, regions, plans, hosts):
+            if getattr(tenant, problem[0]) in raw.invalid:
+                continue
             raw.problems.append(where.problem(f"fleet_tenants.{tenant.name}.{problem[0]}", problem[1]))
 
     if raw.problems:
