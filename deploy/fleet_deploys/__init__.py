@@ -1,0 +1,1 @@
+"""pyinfra deploys for fleet operations, reading the same inventory as Ansible."""

@@ -1,7 +1,7 @@
 """The fleet model and the one loader every Python part reads the inventory through."""
 
 from meetfleet.fleet.errors import InventoryError, Problem
-from meetfleet.fleet.loader import load_inventory
+from meetfleet.fleet.loader import host_groups, host_variables, load_inventory
 from meetfleet.fleet.model import (
     BbbServer,
     Fleet,
@@ -22,5 +22,7 @@ __all__ = [
     "Region",
     "ServerState",
     "Tenant",
+    "host_groups",
+    "host_variables",
     "load_inventory",
 ]

@@ -14,7 +14,7 @@ fleet model reads. Every problem found is reported, each with its file, key and 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,24 +80,49 @@ class _Raw:
 
 def load_inventory(directory: str | Path) -> Fleet:
     """Read, merge and validate the inventory in `directory`. Raises InventoryError."""
+    raw = _read(directory)
+    fleet = _build(raw)
+    if raw.problems or fleet is None:
+        raise InventoryError(raw.problems)
+    return fleet
+
+
+def host_variables(directory: str | Path, keys: Collection[str]) -> dict[str, dict[str, Any]]:
+    """Each host's merged value of `keys` (templates rendered), for the Python tools that
+    need more than the fleet model, e.g. pyinfra's connection data. Validates first."""
+    load_inventory(directory)
+    raw = _read(directory)
+    result: dict[str, dict[str, Any]] = {}
+    for host in sorted(raw.host_groups):
+        hv = _merged_host_vars(raw, host)
+        _render_templates(raw, host, hv, lambda key: key in keys)
+        result[host] = {key: hv[key].value for key in keys if key in hv}
+    if raw.problems:
+        raise InventoryError(raw.problems)
+    return result
+
+
+def host_groups(directory: str | Path) -> dict[str, set[str]]:
+    """Every host and the inventory groups it belongs to (its parents included)."""
+    return _read(directory).host_groups
+
+
+def _read(directory: str | Path) -> _Raw:
     root = Path(directory)
     if not root.is_dir():
         raise InventoryError([Problem(root, "(directory)", "is not an inventory directory")])
     raw = _Raw(root)
     _read_hosts_file(raw)
-    _read_vars_dir(raw, root / "group_vars", raw.group_vars)
-    _read_vars_dir(raw, root / "host_vars", raw.host_vars)
+    _read_vars_dir(raw, raw.root / "group_vars", raw.group_vars)
+    _read_vars_dir(raw, raw.root / "host_vars", raw.host_vars)
     for host in raw.host_vars:
         if host not in raw.host_groups:
             raw.problems.append(
-                Problem(root / "host_vars", host, "has host_vars but is not in any group of hosts.yml")
+                Problem(raw.root / "host_vars", host, "has host_vars but is not in any group of hosts.yml")
             )
     if raw.problems:  # do not cross-check a half-read inventory
         raise InventoryError(raw.problems)
-    fleet = _build(raw)
-    if raw.problems:
-        raise InventoryError(raw.problems)
-    return fleet
+    return raw
 
 
 # --- reading -------------------------------------------------------------------------
@@ -268,17 +293,17 @@ def _merged_host_vars(raw: _Raw, host: str) -> dict[str, Sourced]:
 _JINJA = SandboxedEnvironment(undefined=StrictUndefined)
 
 
-def _render_fleet_templates(raw: _Raw, name: str, hv: dict[str, Sourced]) -> None:
-    """Render `{{ ... }}` in fleet_* values the way Ansible would, from plain variables.
+def _render_templates(raw: _Raw, name: str, hv: dict[str, Sourced], wanted: Callable[[str], bool]) -> None:
+    """Render `{{ ... }}` in the wanted keys' values the way Ansible would, in place.
 
-    Only fleet_* keys are rendered, with inventory_hostname and the host's untemplated
-    variables as context: enough for per-host URLs, and never touches vault lookups.
+    The context is inventory_hostname, inventory_dir and the host's untemplated
+    variables: enough for per-host URLs and paths, and never evaluates vault lookups.
     """
-    context = {"inventory_hostname": name}
+    context = {"inventory_hostname": name, "inventory_dir": str(raw.root.resolve())}
     context.update({k: s.value for k, s in hv.items()
                     if not (isinstance(s.value, str) and "{{" in s.value)})
     for key, sourced in hv.items():
-        if key.startswith("fleet_") and isinstance(sourced.value, str) and "{{" in sourced.value:
+        if wanted(key) and isinstance(sourced.value, str) and "{{" in sourced.value:
             try:
                 rendered = _JINJA.from_string(sourced.value).render(context)
             except TemplateError as exc:
@@ -289,7 +314,7 @@ def _render_fleet_templates(raw: _Raw, name: str, hv: dict[str, Sourced]) -> Non
 
 def _build_host(raw: _Raw, name: str) -> Host | None:
     hv = _merged_host_vars(raw, name)
-    _render_fleet_templates(raw, name, hv)
+    _render_templates(raw, name, hv, lambda key: key.startswith("fleet_"))
     here = Sourced(None, raw.root / "hosts.yml", None)
 
     def value(key: str, default: Any = None) -> Any:
