@@ -45,3 +45,18 @@ def test_host_vars_for_unlisted_host_is_an_error(example_copy: Path) -> None:
     (example_copy / "host_vars/ghost.example.coop.yml").write_text("fleet_region: eu\n")
     with pytest.raises(InventoryError, match=re.escape("ghost.example.coop: has host_vars but is not in any group")):
         load_inventory(example_copy)
+
+
+def test_inline_vault_values_are_kept_opaque(example_copy: Path) -> None:
+    path = example_copy / "host_vars/bbb-eu-1.example.coop.yml"
+    path.write_text(path.read_text() + "bbb_secret: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n")
+    assert load_inventory(example_copy).hosts["bbb-eu-1.example.coop"].bbb.capacity == 400
+
+
+def test_error_names_the_line(example_copy: Path) -> None:
+    with pytest.raises(InventoryError) as err:
+        (example_copy / "host_vars/bbb-eu-2.example.coop.yml").write_text(
+            "fleet_region: eu\nfleet_provider: hcloud\nfleet_hcloud_location: fsn1\nfleet_bbb_capacity: 400\n"
+            "fleet_bbb_state: on-fire\n")
+        load_inventory(example_copy)
+    assert "bbb-eu-2.example.coop.fleet_bbb_state (line 5)" in str(err.value)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from meetfleet.fleet.errors import InventoryError, Problem
 from meetfleet.fleet.loader import load_inventory
@@ -154,23 +155,23 @@ def edit_file(directory: str | Path, path: Path, mutate: Callable[[CommentedMap]
     new_text = _render(path, mutate)
     with _overlay(directory, path, new_text) as overlay:
         try:
-            load_inventory(overlay)
+            fleet = load_inventory(overlay)  # exactly what the directory holds once replaced
         except InventoryError as exc:
             raise InventoryWriteError(f"{what}: the inventory would not validate",
                                       _unoverlay(exc.problems, overlay, directory)) from exc
     _replace_atomically(path, new_text)
-    return load_inventory(directory)
+    return fleet
 
 
 # --- where keys live ------------------------------------------------------------------
 
 
 def _defines(path: Path, key: str) -> bool:
+    """`key` is a top-level key of the file (top-level keys start a line; no full parse needed)."""
     text = path.read_text(encoding="utf-8")
     if text.lstrip().startswith(VAULT_HEADER):
         return False
-    _, data = _yaml(text)
-    return isinstance(data, dict) and key in data
+    return re.search(rf"^{re.escape(key)}[ \t]*:", text, re.MULTILINE) is not None
 
 
 def _vars_files(directory: Path, owner: str) -> list[Path]:
@@ -235,6 +236,9 @@ def set_tenant(directory: str | Path, name: str, fields: dict[str, Any], *, crea
         if create:
             tenants[name] = CommentedMap()
         for key, value in fields.items():
+            if isinstance(value, list | tuple):  # short lists inline, as the inventories write them
+                value = CommentedSeq(value)
+                value.fa.set_flow_style()
             tenants[name][key] = value
 
     return edit_file(directory, path, mutate, f"{'add' if create else 'update'} tenant {name}")
