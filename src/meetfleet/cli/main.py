@@ -8,7 +8,12 @@ from __future__ import annotations
 import click
 
 from meetfleet import __version__
+from meetfleet.cli.capacity import capacity
 from meetfleet.cli.inventory import inventory
+from meetfleet.cli.lab import lab
+from meetfleet.cli.placement import place_command
+from meetfleet.cli.server import server
+from meetfleet.cli.tenant import tenant
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +26,11 @@ def cli() -> None:
 
 
 cli.add_command(inventory)
+cli.add_command(place_command)
+cli.add_command(tenant)
+cli.add_command(capacity)
+cli.add_command(server)
+cli.add_command(lab)
 
 if __name__ == "__main__":
     cli()

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Set up this machine for meetfleet, as root, on Debian 12 or Ubuntu: the Debian packages
+# the lab and the tests need, and .venv with this project and its pinned tools.
+# Idempotent: run it again at any time; it skips what is already there.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 2; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root: it installs Debian packages (sudo bash scripts/setup.sh)"
+command -v apt-get >/dev/null || die "needs Debian or Ubuntu (apt-get not found)"
+
+# --- Debian packages --------------------------------------------------------------------
+# podman + runc (crun fails on hybrid cgroups) + debootstrap (builds the lab image);
+# prometheus for the placement tests (its service is kept off, see below).
+packages=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs prometheus
+          openssh-client python3-venv python3-pip git tar ca-certificates)
+optional=(netavark aardvark-dns)   # podman's network stack and its DNS (names between hosts)
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+missing=()
+for pkg in "${packages[@]}" "${optional[@]}"; do installed "$pkg" || missing+=("$pkg"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    say "apt-get update"
+    timeout 600 apt-get update -q
+    wanted=()
+    for pkg in "${missing[@]}"; do
+        if [[ " ${optional[*]} " == *" $pkg "* ]] && ! apt-cache show "$pkg" >/dev/null 2>&1; then
+            say "$pkg is not in this release's archive; skipping it"
+            continue
+        fi
+        wanted+=("$pkg")
+    done
+    # Nothing starts during the install (the packaged prometheus would take port 9090).
+    own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+        own_policy=1
+        trap '[ "$own_policy" -eq 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    say "apt-get install ${wanted[*]}"
+    timeout 1800 apt-get install -y -q --no-install-recommends "${wanted[@]}"
+    if [ "$own_policy" -eq 1 ]; then rm -f /usr/sbin/policy-rc.d; own_policy=0; fi
+else
+    say "Debian packages: all present"
+fi
+
+# The tests start their own Prometheus; the packaged service must not hold port 9090.
+if [ -d /run/systemd/system ]; then
+    if systemctl is-enabled --quiet prometheus.service 2>/dev/null \
+       || systemctl is-active --quiet prometheus.service 2>/dev/null; then
+        say "stopping and disabling the packaged prometheus service"
+        systemctl disable --now prometheus.service
+    fi
+else
+    # No systemd running (a container, a chroot): disable offline, stop a sysv-started one.
+    systemctl disable prometheus.service >/dev/null 2>&1 || true
+    if [ -x /etc/init.d/prometheus ]; then
+        /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+        update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
+fi
+
+# --- Python -------------------------------------------------------------------------------
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "needs Python 3.11 or newer (found $(python3 --version 2>&1)); on Ubuntu use 24.04 or later"
+if [ ! -x .venv/bin/python ]; then
+    say "creating .venv"
+    python3 -m venv .venv
+fi
+stamp=.venv/.meetfleet-pyproject.sha256
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c 'import meetfleet' 2>/dev/null; then
+    say "pip install -e '.[dev]' (pyproject.toml changed or first run)"
+    # The build backend's warnings are noise here; the log is shown when pip fails.
+    log=.venv/pip-install.log
+    if ! timeout 1800 .venv/bin/pip install --quiet --disable-pip-version-check --timeout 60 -e '.[dev]' \
+            > "$log" 2>&1; then
+        tail -n 40 "$log" >&2
+        die "pip install failed (full log: $log)"
+    fi
+    echo "$want" > "$stamp"
+else
+    say ".venv: up to date with pyproject.toml"
+fi
+say "done. \`source .venv/bin/activate\` puts meetfleet, ansible and molecule on the PATH"

@@ -1,0 +1,20 @@
+"""BigBlueButton API: checksummed client, hardened incremental parsing, typed results.
+
+`testserver` is a stand-in BBB API for tests and the lab; nothing in production uses it.
+"""
+
+from meetfleet.bbb.checksum import ALGORITHMS, sign_query
+from meetfleet.bbb.client import BbbClient, BbbEndpoint
+from meetfleet.bbb.errors import BbbError, ErrorKind
+from meetfleet.bbb.models import CallResult, Meeting
+
+__all__ = [
+    "ALGORITHMS",
+    "BbbClient",
+    "BbbEndpoint",
+    "BbbError",
+    "CallResult",
+    "ErrorKind",
+    "Meeting",
+    "sign_query",
+]

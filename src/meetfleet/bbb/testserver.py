@@ -1,0 +1,627 @@
+"""BBB API test server: a STAND-IN for BigBlueButton's API, not BigBlueButton.
+
+It answers create, join, end, getMeetings, getMeetingInfo and isMeetingRunning under
+/bigbluebutton/api/ with BBB's checksum rules and response shapes, so the fleet's
+client, exporter and lab can be tested where BBB itself cannot run. It holds meetings
+in memory (seeded from options or a JSON scenario), honours maxParticipants, duration
+and meta_ tags, and can be made slow, failing or hostile. Every answer carries a
+<standin> element and an X-Standin header saying what it is. Nothing in production
+depends on it.
+
+Standard library only: it is copied to lab containers that have nothing but Debian's
+python3, and runs as `python3 testserver.py ...` as well as
+`python3 -m meetfleet.bbb.testserver ...`. So it checks checksums with its own few
+lines instead of importing meetfleet.bbb.checksum, which also means the client's
+signing is checked against an independent implementation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import signal
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+from xml.sax.saxutils import escape
+
+STANDIN = "meetfleet BBB API test server, not BigBlueButton"
+API_PREFIX = "/bigbluebutton/api"
+ALGORITHM_BY_HEX_LENGTH = {40: "sha1", 64: "sha256", 96: "sha384", 128: "sha512"}
+FAULTS = ("fail", "garbage", "hostile", "wrong-checksum")
+
+# A "billion laughs" document: what the hostile fault answers. A safe client refuses it.
+HOSTILE_BODY = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + b"".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode()
+        for i in range(1, 10)
+    )
+    + b"]>\n<response><returncode>SUCCESS</returncode><meetings>&lol9;</meetings></response>"
+)
+GARBAGE_BODY = b"<<<this is not XML \x00\xff at all>>>"
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _leaves(pairs: list[tuple[str, object]]) -> str:
+    return "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in pairs)
+
+
+@dataclass
+class Attendee:
+    user_id: str
+    full_name: str
+    role: str = "VIEWER"  # or MODERATOR
+    listen_only: bool = False
+    voice: bool = False
+    video: bool = False
+
+    def xml(self) -> str:
+        return "<attendee>" + _leaves([
+            ("userID", self.user_id), ("fullName", self.full_name), ("role", self.role),
+            ("isPresenter", _bool(self.role == "MODERATOR")),
+            ("isListeningOnly", _bool(self.listen_only)), ("hasJoinedVoice", _bool(self.voice)),
+            ("hasVideo", _bool(self.video)), ("clientType", "HTML5"),
+        ]) + "</attendee>"
+
+
+@dataclass
+class StandinMeeting:
+    meeting_id: str
+    name: str
+    create_time_ms: int
+    internal_id: str = ""
+    voice_bridge: int = 70000
+    duration: int = 0  # minutes, 0 = no limit
+    max_participants: int = 0  # 0 = no limit
+    metadata: dict[str, str] = field(default_factory=dict)
+    attendees: list[Attendee] = field(default_factory=list)
+    is_breakout: bool = False
+    parent_internal_id: str = ""
+    sequence: int = 0
+    start_time_ms: int = 0
+    breakout_ids: list[str] = field(default_factory=list)  # internal ids of its breakouts
+
+    def __post_init__(self) -> None:
+        if not self.internal_id:
+            digest = hashlib.sha1(self.meeting_id.encode(), usedforsecurity=False).hexdigest()
+            self.internal_id = f"{digest}-{self.create_time_ms}"
+
+    def fields(self) -> list[tuple[str, object]]:
+        people = self.attendees
+        joined = bool(people) or self.start_time_ms > 0
+        pairs: list[tuple[str, object]] = [
+            ("meetingName", self.name), ("meetingID", self.meeting_id), ("internalMeetingID", self.internal_id),
+            ("createTime", self.create_time_ms),
+            ("createDate", time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(self.create_time_ms / 1000))),
+            ("voiceBridge", self.voice_bridge), ("dialNumber", "613-555-1234"),
+            ("running", _bool(bool(people))), ("duration", self.duration), ("hasUserJoined", _bool(joined)),
+            ("recording", "false"), ("hasBeenForciblyEnded", "false"),
+            ("startTime", self.start_time_ms), ("endTime", 0),
+            ("participantCount", len(people)),
+            ("listenerCount", sum(a.listen_only for a in people)),
+            ("voiceParticipantCount", sum(a.voice for a in people)),
+            ("videoCount", sum(a.video for a in people)),
+            ("maxUsers", self.max_participants),
+            ("moderatorCount", sum(a.role == "MODERATOR" for a in people)),
+            ("isBreakout", _bool(self.is_breakout)),
+        ]
+        if self.is_breakout:
+            pairs += [("parentMeetingID", self.parent_internal_id), ("sequence", self.sequence),
+                      ("freeJoin", "false")]
+        return pairs
+
+    def xml_body(self) -> str:
+        """The meeting's elements, as inside <meeting> (getMeetings) or <response> (getMeetingInfo)."""
+        parts = [_leaves(self.fields())]
+        parts.append("<attendees>" + "".join(a.xml() for a in self.attendees) + "</attendees>")
+        parts.append("<metadata>" + _leaves(sorted(self.metadata.items())) + "</metadata>")
+        if self.breakout_ids:
+            parts.append("<breakoutRooms>" + "".join(f"<breakout>{escape(b)}</breakout>"
+                                                     for b in self.breakout_ids) + "</breakoutRooms>")
+        return "".join(parts)
+
+
+def make_attendees(meeting_id: str, participants: int, *, moderators: int = 1, listen_only: int = 0,
+                   voice: int | None = None, video: int = 0) -> list[Attendee]:
+    """`participants` attendees: the first `listen_only` listen only, the next `voice` on two-way
+    audio (default: all the others), the last `video` with a camera, the first `moderators` moderators."""
+    voice = participants - listen_only if voice is None else voice
+    problems = []
+    if min(participants, moderators, listen_only, voice, video) < 0:
+        problems.append("counts must not be negative")
+    if listen_only + voice > participants:
+        problems.append(f"listen_only ({listen_only}) + voice ({voice}) exceed participants ({participants})")
+    if video > participants or moderators > participants:
+        problems.append(f"video ({video}) and moderators ({moderators}) cannot exceed participants ({participants})")
+    if problems:
+        raise ValueError(f"meeting {meeting_id!r}: " + "; ".join(problems))
+    return [
+        Attendee(
+            user_id=f"w_{meeting_id}_{i}", full_name=f"Participant {i + 1}",
+            role="MODERATOR" if i < moderators else "VIEWER",
+            listen_only=i < listen_only, voice=listen_only <= i < listen_only + voice,
+            video=i >= participants - video,
+        )
+        for i in range(participants)
+    ]
+
+
+class Response:
+    """An API answer: the XML fields after <returncode>, or raw bytes for injected faults."""
+
+    def __init__(self, returncode: str = "SUCCESS", body: str = "", raw: bytes | None = None):
+        self.raw = raw
+        self.text = (f"<response><returncode>{returncode}</returncode>{body}"
+                     f"<standin>{STANDIN}</standin></response>")
+
+    def encode(self) -> bytes:
+        return self.raw if self.raw is not None else self.text.encode("utf-8")
+
+
+def failed(key: str, message: str) -> Response:
+    return Response("FAILED", _leaves([("messageKey", key), ("message", message)]))
+
+
+class BbbState:
+    """The meetings and how calls change them. Thread-safe; `clock` returns epoch seconds."""
+
+    def __init__(self, clock=time.time):
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.meetings: dict[str, StandinMeeting] = {}
+        self._next_bridge = 70000
+        self._version = 0
+        self._cached: tuple[int, bytes] | None = None
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def _changed(self) -> None:
+        self._version += 1
+
+    def _expire(self) -> None:
+        """End meetings whose duration has run out, as BBB does."""
+        now = self._now_ms()
+        expired = [m for m in self.meetings.values()
+                   if m.duration > 0 and now >= (m.start_time_ms or m.create_time_ms) + m.duration * 60_000]
+        for meeting in expired:
+            self._remove(meeting)
+
+    def _remove(self, meeting: StandinMeeting) -> None:
+        self.meetings.pop(meeting.meeting_id, None)
+        for other in list(self.meetings.values()):
+            if other.is_breakout and other.parent_internal_id == meeting.internal_id:
+                self.meetings.pop(other.meeting_id, None)
+        self._changed()
+
+    def _by_internal_id(self, internal_id: str) -> StandinMeeting | None:
+        return next((m for m in self.meetings.values() if m.internal_id == internal_id), None)
+
+    def add(self, meeting: StandinMeeting) -> StandinMeeting:
+        with self.lock:
+            self._add(meeting)
+        return meeting
+
+    def _add(self, meeting: StandinMeeting) -> None:
+        meeting.voice_bridge = self._next_bridge
+        self._next_bridge += 1
+        if meeting.attendees and not meeting.start_time_ms:
+            meeting.start_time_ms = meeting.create_time_ms
+        self.meetings[meeting.meeting_id] = meeting
+        if meeting.is_breakout:
+            parent = self._by_internal_id(meeting.parent_internal_id)
+            if parent is not None and meeting.internal_id not in parent.breakout_ids:
+                parent.breakout_ids.append(meeting.internal_id)
+        self._changed()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.meetings.clear()
+            self._changed()
+
+    # --- calls ---------------------------------------------------------------------
+
+    def create(self, params: dict[str, str]) -> Response:
+        meeting_id = params.get("meetingID", "")
+        if not meeting_id:
+            return failed("missingParamMeetingID", "You must specify a meeting ID for the meeting.")
+        if not 2 <= len(meeting_id) <= 256 or "," in meeting_id:
+            return failed("invalidMeetingIdentifier", "Meeting ID must be 2 to 256 characters, without commas.")
+        if not params.get("name"):
+            return failed("missingParamName", "You must specify a name for the meeting.")
+        with self.lock:
+            self._expire()
+            existing = self.meetings.get(meeting_id)
+            if existing is not None:
+                return self._create_answer(existing, "duplicateWarning",
+                                           "This conference was already in existence and may currently be in "
+                                           "progress.")
+            meeting = StandinMeeting(
+                meeting_id=meeting_id, name=params["name"], create_time_ms=self._now_ms(),
+                duration=_int_param(params, "duration"), max_participants=_int_param(params, "maxParticipants"),
+                metadata={k[5:].lower(): v for k, v in params.items() if k.startswith("meta_") and len(k) > 5},
+                is_breakout=params.get("isBreakout") == "true",
+                parent_internal_id=params.get("parentMeetingID", ""),
+                sequence=_int_param(params, "sequence"),
+            )
+            if meeting.is_breakout and self._by_internal_id(meeting.parent_internal_id) is None:
+                return failed("parentMeetingDoesNotExist", "No parent meeting exists for the breakout room.")
+            self._add(meeting)
+            return self._create_answer(meeting, "", "")
+
+    def _create_answer(self, meeting: StandinMeeting, key: str, message: str) -> Response:
+        return Response(body=_leaves([
+            ("meetingID", meeting.meeting_id), ("internalMeetingID", meeting.internal_id),
+            ("parentMeetingID", meeting.parent_internal_id or "bbb-none"),
+            ("createTime", meeting.create_time_ms), ("voiceBridge", meeting.voice_bridge),
+            ("dialNumber", "613-555-1234"), ("hasUserJoined", _bool(bool(meeting.attendees))),
+            ("duration", meeting.duration), ("hasBeenForciblyEnded", "false"),
+            ("messageKey", key), ("message", message),
+        ]))
+
+    def join(self, params: dict[str, str]) -> Response:
+        """Adds the attendee at once (a real join redirects a browser to the client).
+
+        Stand-in extras choose the attendee's media: standin_audio=listen|voice, standin_video=true.
+        """
+        if not params.get("fullName"):
+            return failed("missingParamFullName", "You must specify a name for the attendee who will be joining.")
+        with self.lock:
+            self._expire()
+            meeting = self.meetings.get(params.get("meetingID", ""))
+            if meeting is None:
+                return failed("invalidMeetingIdentifier", "The meeting ID that you supplied did not match any "
+                                                          "existing meetings")
+            if meeting.max_participants and len(meeting.attendees) >= meeting.max_participants:
+                return failed("maxParticipantsReached", "The number of participants allowed for this meeting "
+                                                        "has been reached.")
+            role = params.get("role", "VIEWER").upper()
+            audio = params.get("standin_audio", "")
+            attendee = Attendee(
+                user_id=params.get("userID") or f"w_{uuid.uuid4().hex[:12]}", full_name=params["fullName"],
+                role="MODERATOR" if role == "MODERATOR" else "VIEWER",
+                listen_only=audio == "listen", voice=audio == "voice", video=params.get("standin_video") == "true",
+            )
+            meeting.attendees.append(attendee)
+            if not meeting.start_time_ms:
+                meeting.start_time_ms = self._now_ms()
+            self._changed()
+            token = uuid.uuid4().hex[:16]
+            return Response(body=_leaves([
+                ("messageKey", "successfullyJoined"), ("message", "You have joined successfully."),
+                ("meeting_id", meeting.internal_id), ("user_id", attendee.user_id),
+                ("auth_token", token), ("session_token", token),
+                ("url", f"/html5client/join?sessionToken={token}"),
+            ]))
+
+    def end(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            self._expire()
+            meeting = self.meetings.get(params.get("meetingID", ""))
+            if meeting is None:
+                return failed("notFound", "We could not find a meeting with that meeting ID - perhaps the meeting "
+                                          "is not yet running?")
+            self._remove(meeting)
+        return Response(body=_leaves([
+            ("messageKey", "sentEndMeetingRequest"),
+            ("message", "A request to end the meeting was sent.  Please wait a few seconds, and then use the "
+                        "getMeetingInfo or isMeetingRunning API calls to verify that it was ended."),
+        ]))
+
+    def get_meetings(self, _params: dict[str, str]) -> Response:
+        with self.lock:
+            self._expire()
+            if self._cached is not None and self._cached[0] == self._version:
+                return Response(raw=self._cached[1])
+            if not self.meetings:
+                body = Response(body=_leaves([("meetings", ""), ("messageKey", "noMeetings"),
+                                              ("message", "no meetings were found on this server")])).encode()
+            else:
+                inner = "".join(f"<meeting>{m.xml_body()}</meeting>" for m in self.meetings.values())
+                body = Response(body=f"<meetings>{inner}</meetings>").encode()
+            self._cached = (self._version, body)
+            return Response(raw=body)
+
+    def get_meeting_info(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            self._expire()
+            meeting = self.meetings.get(params.get("meetingID", ""))
+            if meeting is None:
+                return failed("notFound", "We could not find a meeting with that meeting ID")
+            return Response(body=meeting.xml_body())
+
+    def is_meeting_running(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            self._expire()
+            meeting = self.meetings.get(params.get("meetingID", ""))
+            return Response(body=_leaves([("running", _bool(meeting is not None and bool(meeting.attendees)))]))
+
+
+def _int_param(params: dict[str, str], key: str) -> int:
+    try:
+        return max(int(params.get(key, "0") or "0"), 0)
+    except ValueError:
+        return 0
+
+
+def checksum_ok(call: str, raw_query: str, secret: str, algorithms: frozenset[str]) -> bool:
+    """BBB's rule: hash(call + query without its checksum parameter + secret), the
+    algorithm told by the checksum's length and allowed by the server."""
+    parts = raw_query.split("&") if raw_query else []
+    given = [p[len("checksum="):] for p in parts if p.startswith("checksum=")]
+    if len(given) != 1:
+        return False
+    algorithm = ALGORITHM_BY_HEX_LENGTH.get(len(given[0]))
+    if algorithm is None or algorithm not in algorithms:
+        return False
+    query = "&".join(p for p in parts if not p.startswith("checksum="))
+    expected = hashlib.new(algorithm, (call + query + secret).encode("utf-8")).hexdigest()
+    return hmac.compare_digest(expected, given[0].lower())
+
+
+@dataclass
+class Faults:
+    """What the server does wrong on purpose. Changeable while it runs (tests flip it)."""
+
+    delay: float = 0.0  # seconds before each API answer
+    mode: str | None = None  # one of FAULTS
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _ApiHttpServer
+    protocol_version = "HTTP/1.1"
+    server_version = "meetfleet-bbb-standin"
+    # Headers and body go out in two writes; with Nagle on, keep-alive clients wait ~40 ms (delayed ACK).
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/")
+        if path == API_PREFIX:
+            answer = Response(body=_leaves([("version", "2.0"), ("apiVersion", "2.0"), ("bbbVersion", "")]))
+            return self._send(answer.encode())
+        if not path.startswith(API_PREFIX + "/"):
+            return self._send(b"not found\n", status=404, content_type="text/plain")
+        call = path[len(API_PREFIX) + 1:]
+        self.server.log(call)
+        faults = self.server.faults
+        if faults.delay > 0:
+            time.sleep(faults.delay)
+        if faults.mode == "garbage":
+            return self._send(GARBAGE_BODY)
+        if faults.mode == "hostile":
+            return self._send(HOSTILE_BODY)
+        if faults.mode == "wrong-checksum" or not checksum_ok(call, url.query, self.server.secret,
+                                                              self.server.algorithms):
+            return self._send(failed("checksumError", "Checksums do not match").encode())
+        if faults.mode == "fail":
+            return self._send(failed("standinFailure", "failure injected by the test server").encode())
+        handler = self.server.calls.get(call)
+        if handler is None:
+            return self._send(failed("unsupportedRequest", "This request is not supported.").encode())
+        return self._send(handler(dict(parse_qsl(url.query, keep_blank_values=True))).encode())
+
+    def _send(self, body: bytes, status: int = 200, content_type: str = "text/xml;charset=utf-8") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Standin", STANDIN)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        # The default logs each request line; the query holds a checksum. Calls are logged by name instead.
+        return
+
+
+class _ApiHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], secret: str, algorithms: frozenset[str], state: BbbState,
+                 faults: Faults, verbose: bool):
+        super().__init__(address, _Handler)
+        self.secret, self.algorithms, self.state, self.faults, self.verbose = secret, algorithms, state, faults, verbose
+        self.calls = {
+            "create": state.create, "join": state.join, "end": state.end, "getMeetings": state.get_meetings,
+            "getMeetingInfo": state.get_meeting_info, "isMeetingRunning": state.is_meeting_running,
+        }
+
+    def log(self, call: str) -> None:
+        if self.verbose:
+            print(f"{time.strftime('%H:%M:%S')} {call}", file=sys.stderr, flush=True)
+
+
+class TestServer:
+    """The stand-in on a host and port, served from a background thread (tests, benchmarks)."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, secret: str, *, host: str = "127.0.0.1", port: int = 0,
+                 algorithms: tuple[str, ...] = ("sha1", "sha256", "sha384", "sha512"),
+                 clock=time.time, verbose: bool = False):
+        self.state = BbbState(clock)
+        self.faults = Faults()
+        self.httpd = _ApiHttpServer((host, port), secret, frozenset(algorithms), self.state, self.faults, verbose)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.httpd.server_address[0]}:{self.port}{API_PREFIX}"
+
+    def start(self) -> TestServer:
+        # A short poll interval: stop() returns quickly (tests start and stop many servers).
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"bbb-standin-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (idempotent: a test may stop a server to make it dead)."""
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread = None
+        self.httpd.server_close()
+
+    def seed(self, scenario: dict) -> None:
+        seed(self.state, scenario)
+
+
+def seed(state: BbbState, scenario: dict) -> None:
+    """Add the meetings a scenario describes (see --help for the format)."""
+    now = state.clock()
+    for spec in scenario.get("meetings", []):
+        parent = _seed_meeting(state, spec, now, parent=None)
+        for number, breakout in enumerate(spec.get("breakouts", []), start=1):
+            _seed_meeting(state, breakout, now, parent=parent, sequence=number)
+
+
+SCENARIO_KEYS = frozenset({"id", "name", "participants", "moderators", "listen_only", "voice", "video",
+                           "age_minutes", "duration", "max_participants", "metadata", "breakouts"})
+
+
+def _seed_meeting(state: BbbState, spec: dict, now: float, parent: StandinMeeting | None,
+                  sequence: int = 0) -> StandinMeeting:
+    if not isinstance(spec, dict) or "id" not in spec:
+        raise ValueError(f"a meeting must be an object with an 'id' (got {spec!r:.80})")
+    meeting_id = str(spec["id"])
+    allowed = SCENARIO_KEYS if parent is None else SCENARIO_KEYS - {"breakouts"}  # breakouts do not nest
+    unknown = set(spec) - allowed
+    if unknown:
+        raise ValueError(f"meeting {meeting_id!r}: unknown keys {', '.join(sorted(unknown))} "
+                         f"(known: {', '.join(sorted(allowed))})")
+    created_ms = int((now - float(spec.get("age_minutes", 0)) * 60) * 1000)
+    participants = int(spec.get("participants", 0))
+    meeting = StandinMeeting(
+        meeting_id=meeting_id, name=str(spec.get("name", meeting_id)), create_time_ms=created_ms,
+        duration=int(spec.get("duration", 0)), max_participants=int(spec.get("max_participants", 0)),
+        metadata={str(k).lower(): str(v) for k, v in spec.get("metadata", {}).items()},
+        attendees=make_attendees(
+            meeting_id, participants, moderators=int(spec.get("moderators", min(participants, 1))),
+            listen_only=int(spec.get("listen_only", 0)),
+            voice=None if spec.get("voice") is None else int(spec["voice"]), video=int(spec.get("video", 0)),
+        ),
+        is_breakout=parent is not None, parent_internal_id=parent.internal_id if parent else "",
+        sequence=sequence,
+    )
+    return state.add(meeting)
+
+
+def uniform_scenario(meetings: int, participants: int, *, listen_only: int = 0, voice: int | None = None,
+                     video: int = 0, moderators: int = 1, tenant: str | None = None,
+                     origin_server_name: str | None = None, prefix: str = "meeting") -> dict:
+    """N identical meetings of M participants: what the --meetings options build."""
+    metadata = {}
+    if tenant:
+        metadata["tenant"] = tenant
+    if origin_server_name:
+        metadata["bbb-origin-server-name"] = origin_server_name
+    return {"meetings": [
+        {"id": f"{prefix}-{i + 1}", "name": f"Meeting {i + 1}", "participants": participants,
+         "listen_only": listen_only, "voice": voice, "video": video, "moderators": min(moderators, participants),
+         "metadata": metadata}
+        for i in range(meetings)
+    ]}
+
+
+HELP = f"""\
+{STANDIN.upper()}.
+
+A stand-in for BigBlueButton's API, for tests and the lab where BBB cannot be installed.
+It speaks create, join, end, getMeetings, getMeetingInfo and isMeetingRunning under
+{API_PREFIX}/ with BBB's checksum rules; every answer carries <standin> and an
+X-Standin header. Do not point real users or production at it.
+
+Scenario file (JSON):
+  {{"meetings": [{{"id": "room-1", "name": "Room 1", "participants": 10, "moderators": 1,
+                 "listen_only": 2, "voice": 6, "video": 3, "age_minutes": 30,
+                 "duration": 0, "max_participants": 0, "metadata": {{"tenant": "acme"}},
+                 "breakouts": [{{"id": "room-1-b1", "participants": 3, "voice": 3}}]}}]}}
+  listen_only are the first attendees, then voice (default: all the others); the
+  last `video` attendees have a camera.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="meetfleet-bbb-testserver", description=HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    # All addresses by default: in the lab the exporter reaches it from another host, as it would BBB.
+    parser.add_argument("--bind", default="0.0.0.0", help="address to listen on (default: all)")  # noqa: S104
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--secret-file", required=True, type=Path, help="file holding the shared secret")
+    parser.add_argument("--algorithms", default="sha1,sha256,sha384,sha512",
+                        help="checksum algorithms accepted (comma-separated)")
+    parser.add_argument("--scenario", type=Path, help="JSON file of meetings to hold (format above)")
+    seeding = parser.add_argument_group("uniform meetings (added to the scenario's)")
+    seeding.add_argument("--meetings", type=int, default=0, help="number of meetings")
+    seeding.add_argument("--participants", type=int, default=0, help="participants per meeting")
+    seeding.add_argument("--listen-only", type=int, default=0, help="listen-only participants per meeting")
+    seeding.add_argument("--voice", type=int, help="two-way audio participants per meeting (default: the rest)")
+    seeding.add_argument("--video", type=int, default=0, help="participants with a camera per meeting")
+    seeding.add_argument("--tenant", help="meta_tenant tag of these meetings")
+    seeding.add_argument("--origin-server-name", help="meta_bbb-origin-server-name of these meetings")
+    faults = parser.add_argument_group("faults")
+    faults.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each API answer")
+    faults.add_argument("--fail", action="store_const", dest="fault", const="fail",
+                        help="answer every call FAILED")
+    faults.add_argument("--garbage", action="store_const", dest="fault", const="garbage",
+                        help="answer every call with bytes that are not XML")
+    faults.add_argument("--hostile", action="store_const", dest="fault", const="hostile",
+                        help="answer every call with an entity-expansion bomb")
+    faults.add_argument("--wrong-checksum", action="store_const", dest="fault", const="wrong-checksum",
+                        help="reject every checksum (as a server with another secret would)")
+    parser.add_argument("--verbose", action="store_true", help="log each call's name to stderr")
+    args = parser.parse_args(argv)
+
+    try:
+        secret = args.secret_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        parser.error(f"--secret-file {args.secret_file}: {exc.strerror}")
+    if not secret:
+        parser.error(f"--secret-file {args.secret_file}: is empty")
+    algorithms = tuple(a.strip() for a in args.algorithms.split(",") if a.strip())
+    unknown = set(algorithms) - set(ALGORITHM_BY_HEX_LENGTH.values())
+    if unknown or not algorithms:
+        parser.error(f"--algorithms: unknown {', '.join(sorted(unknown)) or '(none given)'}")
+    server = TestServer(secret, host=args.bind, port=args.port, algorithms=algorithms, verbose=args.verbose)
+    server.faults.delay, server.faults.mode = args.delay, args.fault
+    try:
+        if args.scenario:
+            server.seed(json.loads(args.scenario.read_text(encoding="utf-8")))
+        if args.meetings:
+            server.seed(uniform_scenario(args.meetings, args.participants, listen_only=args.listen_only,
+                                         voice=args.voice, video=args.video, tenant=args.tenant,
+                                         origin_server_name=args.origin_server_name))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        parser.error(f"--scenario/--meetings: {exc}")
+    # systemd stops it with SIGTERM: leave through the finally below and exit 0. Installed
+    # before saying "listening", so whoever waits for that line may stop it at once.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"{STANDIN}: {len(server.state.meetings)} meetings, listening on {server.api_url}"
+          f"{' (fault: ' + args.fault + ')' if args.fault else ''}", file=sys.stderr, flush=True)
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""`meetfleet lab up|status|down`: the local lab of systemd containers reached over SSH."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from meetfleet.cli.output import (
+    EXIT_FAILURE,
+    err_console,
+    fail,
+    handle_inventory_errors,
+    json_option,
+    print_json,
+    table,
+)
+from meetfleet.lab.down import lab_down
+from meetfleet.lab.hosts import load_lab_inventory
+from meetfleet.lab.podman import LabError
+from meetfleet.lab.settings import DEFAULT_IMAGE, DEFAULT_LABEL_VALUE, DEFAULT_MIRROR, DEFAULT_NETWORK, LabSettings
+from meetfleet.lab.status import STATUS_COLUMNS, probe_all, status_rows
+from meetfleet.lab.up import Step, lab_up, prepare_machine
+
+DEFAULT_INVENTORY = Path("inventories/lab")
+
+
+def settings_options(func: Callable) -> Callable:
+    """Options naming one lab; tests set them (or their env vars) to stay apart from the real lab."""
+    options = [
+        click.option("--network", envvar="MEETFLEET_LAB_NETWORK", default=DEFAULT_NETWORK, show_default=True,
+                     help="Podman network of the lab [env MEETFLEET_LAB_NETWORK]."),
+        click.option("--label", "label_value", envvar="MEETFLEET_LAB_LABEL", default=DEFAULT_LABEL_VALUE,
+                     show_default=True,
+                     help="Value of the meetfleet.lab label on what the lab makes [env MEETFLEET_LAB_LABEL]."),
+        click.option("--image-name", envvar="MEETFLEET_LAB_IMAGE", default=DEFAULT_IMAGE, show_default=True,
+                     help="Base image of the hosts [env MEETFLEET_LAB_IMAGE]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def inventory_option(func: Callable) -> Callable:
+    return click.option("--inventory", "-i", "inventory_dir", default=str(DEFAULT_INVENTORY), show_default=True,
+                        type=click.Path(file_okay=False, path_type=Path),
+                        help="Lab inventory: one container per host.")(func)
+
+
+def make_settings(network: str, label_value: str, image_name: str) -> LabSettings:
+    return LabSettings(network=network, label_value=label_value, image=image_name,
+                       mirror=os.environ.get("MEETFLEET_LAB_MIRROR", DEFAULT_MIRROR))
+
+
+def progress(message: str) -> None:
+    err_console.print(f"  {message}", highlight=False, markup=False)
+
+
+def lab_errors(func: Callable) -> Callable:
+    """A LabError is the work failing: its message on stderr and exit 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LabError as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+@click.group()
+def lab() -> None:
+    """The local lab: a systemd container under podman per host of the lab inventory,
+    reached over SSH on 127.0.0.1 as real hosts are. See docs/lab.md."""
+
+
+@lab.command()
+@inventory_option
+@settings_options
+@click.option("--wait", "wait_seconds", default=180.0, show_default=True, type=click.FloatRange(1, 3600),
+              help="Seconds to wait for every host to answer SSH.")
+@json_option
+@handle_inventory_errors
+@lab_errors
+def up(inventory_dir: Path, network: str, label_value: str, image_name: str, wait_seconds: float,
+       as_json: bool) -> None:
+    """Make whatever the lab is missing (podman settings, base image, SSH key, lab secrets,
+    network, one container per host) and wait until every host answers SSH. Idempotent."""
+    started = time.monotonic()
+    inventory = load_lab_inventory(inventory_dir)  # bad input exits 2 before anything changes
+    settings = make_settings(network, label_value, image_name)
+    steps = lab_up(inventory, settings, progress, wait_seconds)
+    report_steps("lab up", steps, started, as_json, f"{len(inventory.hosts)} hosts answer SSH")
+
+
+@lab.command()
+@settings_options
+@json_option
+@lab_errors
+def prepare(network: str, label_value: str, image_name: str, as_json: bool) -> None:
+    """Only the podman settings and the base image: what molecule scenarios need. Idempotent."""
+    started = time.monotonic()
+    steps = prepare_machine(make_settings(network, label_value, image_name), progress)
+    report_steps("lab prepare", steps, started, as_json, "podman ready")
+
+
+def report_steps(command: str, steps: list[Step], started: float, as_json: bool, done: str) -> None:
+    elapsed = round(time.monotonic() - started, 1)
+    changed = [s for s in steps if s.outcome != "present"]
+    if as_json:
+        print_json({"steps": [s.as_dict() for s in steps], "changed": len(changed), "seconds": elapsed})
+        return
+    table("Lab", ["item", "outcome", "detail"], [(s.item, s.outcome, s.detail) for s in steps])
+    summary = "nothing to change, all present" if not changed else f"{len(changed)} changed"
+    click.echo(f"{command}: {done}; {summary} ({elapsed} s)")
+
+
+@lab.command()
+@inventory_option
+@settings_options
+@json_option
+@handle_inventory_errors
+@lab_errors
+def status(inventory_dir: Path, network: str, label_value: str, image_name: str, as_json: bool) -> None:
+    """Each host's container state, systemd state and SSH reachability. Exit 1 unless all healthy."""
+    inventory = load_lab_inventory(inventory_dir)
+    statuses = probe_all(inventory.hosts, make_settings(network, label_value, image_name))
+    healthy = all(s.healthy for s in statuses)
+    if as_json:
+        print_json({"healthy": healthy, "hosts": [s.as_dict() for s in statuses]})
+    else:
+        table("Lab hosts", STATUS_COLUMNS, status_rows(statuses))
+        unhealthy = [s.host for s in statuses if not s.healthy]
+        click.echo("all hosts healthy" if healthy else
+                   f"not healthy: {', '.join(unhealthy)} (`meetfleet lab up` makes what is missing)")
+    if not healthy:
+        raise SystemExit(EXIT_FAILURE)
+
+
+@lab.command()
+@settings_options
+@click.option("--inventory", "-i", "inventory_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Only this inventory's hosts (default: every container with the lab label).")
+@click.option("--image", "with_image", is_flag=True, help="Also remove the base image (rebuilt by the next up).")
+@json_option
+@handle_inventory_errors
+@lab_errors
+def down(network: str, label_value: str, image_name: str, inventory_dir: Path | None, with_image: bool,
+         as_json: bool) -> None:
+    """Remove the lab's containers and network: only what carries its label."""
+    only = {h.name for h in load_lab_inventory(inventory_dir).hosts} if inventory_dir else None
+    removed = lab_down(make_settings(network, label_value, image_name), with_image, only)
+    if as_json:
+        print_json(removed)
+        return
+    table("Removed", ["kind", "names"], [(kind, ", ".join(names) or "-") for kind, names in removed.items()])

