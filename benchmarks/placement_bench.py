@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/placement_bench.py [--servers 200] [--tenants 5000] [--repeat 50] [--json]
 
-Times meetfleet.placement.place (spare capacity of every server, exclusions, ranking,
-explanation) on observations held in memory, as a Prometheus answer would fill them:
-every server with a peak, every tenant with history, 5% of tenants placed too recently
-to be in their server's peak. Also times reading the same fleet's inventory from disk
-(load_inventory), which a `meetfleet place` run pays once, for context.
+Times meetfleet.placement.place (spare capacity of every server per hour of the week,
+exclusions, ranking, explanation) on observations held in memory, as a Prometheus
+answer over a 28-day window would fill them: every server with its peak per hour of
+the week, every tenant with history, 5% of tenants placed too recently to be in their
+server's peaks (with their own partial week), tenants in several time zones. Also times
+reading the same fleet's inventory from disk (load_inventory), which a `meetfleet place`
+run pays once, for context.
 """
 
 from __future__ import annotations
@@ -25,13 +27,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from meetfleet.fleet import BbbServer, Fleet, Host, Plan, Region, ServerState, Tenant, load_inventory
 from meetfleet.fleet.model import StaticSource
 from meetfleet.placement import Observations, ServerObservation, TenantObservation, place
+from meetfleet.placement.profile import HOURS_PER_WEEK
 
 PLANS = {
     "small": Plan(name="small", max_concurrent_users=50, max_rooms=5, max_meeting_minutes=120),
     "medium": Plan(name="medium", max_concurrent_users=200, max_rooms=20, max_meeting_minutes=240),
     "large": Plan(name="large", max_concurrent_users=600, max_rooms=50, max_meeting_minutes=480),
 }
-WINDOW = 14 * 86400
+WINDOW = 28 * 86400
+TIMEZONES = {"eu": ("Europe/Berlin", "Europe/London", "Europe/Helsinki"),
+             "ca": ("America/Toronto", "America/Vancouver", "America/Halifax"),
+             "us": ("America/New_York", "America/Chicago", "America/Los_Angeles")}
+
+
+def week(rng: random.Random, peak: float) -> tuple[float, ...]:
+    """A busy weekday daytime, a quieter rest of the week."""
+    return tuple(peak * (rng.uniform(0.6, 1.0) if h // 24 < 5 and 7 <= h % 24 < 17 else rng.uniform(0, 0.3))
+                 for h in range(HOURS_PER_WEEK))
 
 
 def build(servers: int, tenants: int, seed: int = 1) -> tuple[Fleet, Observations]:
@@ -50,14 +62,20 @@ def build(servers: int, tenants: int, seed: int = 1) -> tuple[Fleet, Observation
         host = rng.choice(open_hosts)
         name = f"tenant-{j:05d}"
         fleet_tenants[name] = Tenant(name=name, plan=rng.choice(list(PLANS)), region=host.region,
-                                     bbb_server=host.name)
-        seconds = rng.uniform(0, 0.5) * WINDOW if rng.random() < 0.05 else WINDOW
-        tenant_obs[name] = TenantObservation(peak_load=rng.uniform(5, 400), history_seconds=seconds,
-                                             history_seconds_on={host.name: seconds})
-    fleet = Fleet(regions={r: Region(name=r) for r in regions}, plans=PLANS, hosts=hosts, tenants=fleet_tenants)
-    servers_obs = {name: ServerObservation(up=rng.random() > 0.02, load_now=(peak := rng.uniform(0, h.bbb.capacity))
-                                           * 0.5, peak_load=peak) for name, h in hosts.items()}
-    return fleet, Observations(WINDOW, servers_obs, tenant_obs)
+                                     bbb_server=host.name, timezone=rng.choice(TIMEZONES[host.region]))
+        recent = rng.random() < 0.05
+        seconds = rng.uniform(0, 0.25) * WINDOW if recent else WINDOW
+        peak = rng.uniform(5, 400)
+        tenant_obs[name] = TenantObservation(peak_load=peak, profile=week(rng, peak) if recent else None,
+                                             history_seconds=seconds, history_seconds_on={host.name: seconds})
+    fleet = Fleet(regions={r: Region(name=r, timezone=TIMEZONES[r][0]) for r in regions}, plans=PLANS, hosts=hosts,
+                  tenants=fleet_tenants)
+    servers_obs = {}
+    for name, h in hosts.items():
+        profile = week(rng, rng.uniform(0, h.bbb.capacity))
+        servers_obs[name] = ServerObservation(up=rng.random() > 0.02, load_now=profile[10], peak_load=max(profile),
+                                              profile=profile)
+    return fleet, Observations(WINDOW, servers_obs, tenant_obs, at=1704067200.0)
 
 
 def write_inventory(fleet: Fleet, root: Path) -> Path:
@@ -70,7 +88,7 @@ def write_inventory(fleet: Fleet, root: Path) -> Path:
         (root / "host_vars" / f"{name}.yml").write_text(
             f"fleet_region: {host.region}\nfleet_provider: static\nfleet_bbb_capacity: {host.bbb.capacity}\n"
             f"fleet_bbb_state: {host.bbb.state.value}\n")
-    regions = "".join(f"  {r}:\n    timezone: UTC\n" for r in fleet.regions)
+    regions = "".join(f"  {r}:\n    timezone: {TIMEZONES[r][0]}\n" for r in fleet.regions)
     plans = "".join(f"  {p.name}:\n    max_concurrent_users: {p.max_concurrent_users}\n    max_rooms: {p.max_rooms}\n"
                     f"    max_meeting_minutes: {p.max_meeting_minutes}\n" for p in fleet.plans.values())
     (root / "group_vars" / "all" / "fleet.yml").write_text(f"fleet_regions:\n{regions}fleet_plans:\n{plans}")

@@ -62,7 +62,7 @@ WEEKS = 52
 SLOT_SECONDS = SLOT_MINUTES * 60
 SLOTS_PER_HOUR = 60 // SLOT_MINUTES
 WINDOW_SLOTS = round(DEFAULT_WINDOW_SECONDS / SLOT_SECONDS)  # placement's default window
-KEEP_WEEKS = 6
+KEEP_WEEKS = WINDOW_SLOTS // SLOTS_PER_WEEK + 2  # what the window needs, and the week under way
 # The trace has no daylight saving time: placement evaluates time zones in January
 # (2024-01-01 00:00 UTC, a Monday, is the start of every simulated week).
 JANUARY_MONDAY = 1704067200
@@ -253,10 +253,8 @@ class Ours:
                                          timezone=t.timezone)
                 age = min(slot - s.placed_at[t.name], self.window_slots)
                 seconds = age * SLOT_SECONDS
-                if age < self.needed_slots:  # only recent ones' own week matters
-                    profile = self._tenant_profile(t, slot, age)
-                else:
-                    profile = (0.0,) * HOURS_PER_WEEK  # in the server's peaks already; not read by the model
+                # Only recent tenants' own week matters; the others are in their server's peaks.
+                profile = self._tenant_profile(t, slot, age) if age < self.needed_slots else (0.0,) * HOURS_PER_WEEK
                 tenant_obs[t.name] = TenantObservation(peak_load=max(profile), profile=profile,
                                                        history_seconds=seconds, history_seconds_on={s.name: seconds})
         fleet = Fleet(regions={r: Region(name=r, timezone=REGION_TIMEZONES[r]) for r in REGIONS}, plans=PLANS,

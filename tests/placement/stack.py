@@ -157,3 +157,53 @@ def start(root: Path, with_prometheus: bool, scrape_seconds: float = 1.0) -> Sta
 def prometheus_has(stack: Stack, expr: str) -> bool:
     response = httpx.get(f"{stack.prometheus_url}/api/v1/query", params={"query": expr}, timeout=5)
     return bool(response.json()["data"]["result"])
+
+
+@dataclass
+class BackfilledPrometheus:
+    """Debian's Prometheus serving weeks of history written with promtool (no scraping)."""
+
+    url: str
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_backfilled(root: Path, series: dict[str, dict[tuple[tuple[str, str], ...], object]], start: float,
+                     end: float, step: float = 300.0) -> BackfilledPrometheus:
+    """Write `series` ({metric: {labels: value_at(t) or None}}) from start to end into a TSDB
+    with `promtool tsdb create-blocks-from openmetrics`, and start Prometheus on it."""
+    source = root / "history.om"
+    times = [start + i * step for i in range(int((end - start) // step) + 1)]
+    with source.open("w") as out:
+        for metric, by_labels in series.items():
+            out.write(f"# TYPE {metric} gauge\n")
+            for labels, value_at in by_labels.items():
+                text = ",".join(f'{k}="{v}"' for k, v in labels)
+                for t in times:
+                    value = value_at(t)  # type: ignore[operator]
+                    if value is not None:
+                        out.write(f"{metric}{{{text}}} {value} {t:.0f}\n")
+        out.write("# EOF\n")
+    tsdb = root / "tsdb"
+    subprocess.run([str(PROMETHEUS.parent / "promtool"), "tsdb", "create-blocks-from", "openmetrics",
+                    "--max-block-duration=24h", str(source), str(tsdb)], check=True, capture_output=True,
+                   timeout=300)
+    port = free_port()
+    config = root / "prometheus.yml"
+    config.write_text(json.dumps({"global": {"scrape_interval": "1m"}, "scrape_configs": []}))
+    process = _spawn([str(PROMETHEUS), f"--config.file={config}", f"--storage.tsdb.path={tsdb}",
+                      "--storage.tsdb.retention.time=90d", f"--web.listen-address=127.0.0.1:{port}"],
+                     root / "prometheus.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/-/ready", process, seconds=60)
+    except BaseException:
+        process.terminate()
+        raise
+    return BackfilledPrometheus(url, process)

@@ -10,44 +10,78 @@ from meetfleet.placement.decide import PlacementInputError
 from tests.placement.fleets import WEEK, WINDOW, fleet, history, observe, server, tenant
 
 SMALL = 77.7  # users_to_load(30): the small plan (50 users) at the 0.6 peak factor
+MEDIUM = 310.8  # users_to_load(120)
+MEDIUM_CAP = 518.0  # users_to_load(200): the medium plan at its whole cap
+LARGE = 932.4  # users_to_load(360)
 
 
 def reasons(decision, name: str) -> tuple[str, ...]:
     return next(c.reasons for c in decision.candidates if c.server == name)
 
 
-def test_most_spare_wins_and_spare_follows_the_formula() -> None:
+def test_fullest_server_safe_to_pack_wins_keeping_the_emptiest_for_big_tenants() -> None:
+    # medium: expected 310.8, 518 at its whole cap. a (400 free) cannot take it at its
+    # cap; b (700) and c (550) can: the fullest of those, c, wins and b stays free.
     f = fleet([server("a"), server("b"), server("c")])
-    d = place(f, observe({"a": 500, "b": 200, "c": 350}), "small", "eu")
-    assert d.chosen == "b"
+    d = place(f, observe({"a": 500, "b": 200, "c": 350}), "medium", "eu")
+    assert d.chosen == "c"
     winner = d.winner
-    assert winner.spare.spare == pytest.approx(1000 * 0.9 - 200)
-    assert winner.spare_after == pytest.approx(900 - 200 - SMALL)
-    assert [c.server for c in d.candidates] == ["b", "c", "a"]
+    assert winner.packable
+    assert winner.spare.spare == pytest.approx(1000 * 0.9 - 350)
+    assert winner.spare_after == pytest.approx(900 - 350 - MEDIUM)
+    assert [c.server for c in d.candidates] == ["c", "b", "a"]
+    assert [c.packable for c in d.candidates] == [True, True, False]
+
+
+def test_most_spare_wins_when_no_server_is_safe_to_pack() -> None:
+    # None has 518 free for the medium tenant at its cap: the widest margin wins.
+    f = fleet([server("a"), server("b"), server("c")])
+    d = place(f, observe({"a": 500, "b": 450, "c": 600}), "medium", "eu")
+    assert d.chosen == "b"
+    assert d.winner.spare_after == pytest.approx(900 - 450 - MEDIUM)
+    assert [c.server for c in d.candidates] == ["b", "a", "c"]
+    assert not any(c.packable for c in d.candidates)
 
 
 def test_capacity_counts_not_only_load() -> None:
-    # "big" carries more load than "small-box" but has far more room left.
+    # "small-box" carries less load than "big" but has no room for a medium tenant.
     f = fleet([server("big", capacity=2000), server("small-box", capacity=400)])
-    d = place(f, observe({"big": 600, "small-box": 100}), "small", "eu")
+    d = place(f, observe({"big": 600, "small-box": 100}), "medium", "eu")
     assert d.chosen == "big"
+    assert "would pass its capacity (spare 260 < expected 311)" in reasons(d, "small-box")
 
 
 def test_tenant_placed_too_recently_to_be_in_the_peak_is_counted() -> None:
     # "a" looks emptier, but a medium tenant was placed there yesterday: its expected
-    # peak (310.8) is not in a's observed peak yet.
-    f = fleet([server("a"), server("b")], [tenant("newcomer", "a", plan="medium")])
+    # peak (310.8) is not in a's observed peak yet. A large newcomer (932.4, 1554 at its
+    # cap) is safe to pack nowhere, so the most spare wins: b.
+    f = fleet([server("a", capacity=2000), server("b", capacity=2000)], [tenant("newcomer", "a", plan="medium")])
     newcomer = TenantObservation(peak_load=20, history_seconds=24 * 3600, history_seconds_on={"a": 24 * 3600})
-    d = place(f, observe({"a": 200, "b": 300}, tenants={"newcomer": newcomer}), "small", "eu")
+    d = place(f, observe({"a": 200, "b": 300}, tenants={"newcomer": newcomer}), "large", "eu")
     assert d.chosen == "b"
     a = next(c for c in d.candidates if c.server == "a")
-    assert a.spare.recent_tenants == (("newcomer", pytest.approx(310.8)),)
+    assert a.spare.recent_tenants == (("newcomer", pytest.approx(MEDIUM)),)
+    assert a.spare_after == pytest.approx(1800 - 200 - MEDIUM - LARGE)
+
+
+def test_recent_tenants_at_their_caps_make_a_server_unsafe_to_pack() -> None:
+    # Two medium tenants placed on "a" yesterday count at 310.8 each: a keeps 478 spare,
+    # the fullest fit for a small tenant. But at their caps (518 each) a would keep only
+    # 64, less than the small tenant's own cap (129.5): a is not safe to pack; b is.
+    tenants = [tenant("new1", "a", plan="medium"), tenant("new2", "a", plan="medium")]
+    f = fleet([server("a", capacity=2000), server("b", capacity=2000)], tenants)
+    d = place(f, observe({"a": 700, "b": 1000}), "small", "eu")
+    a = next(c for c in d.candidates if c.server == "a")
+    assert a.spare.spare == pytest.approx(1800 - 700 - 2 * MEDIUM)
+    assert min(a.spare.free_at_caps) == pytest.approx(1800 - 700 - 2 * MEDIUM_CAP)
+    assert a.eligible and not a.packable
+    assert d.chosen == "b" and d.winner.packable
 
 
 def test_tenant_with_enough_history_is_in_the_peak_already() -> None:
-    f = fleet([server("a"), server("b")], [tenant("settled", "a", plan="medium")])
+    f = fleet([server("a", capacity=2000), server("b", capacity=2000)], [tenant("settled", "a", plan="medium")])
     settled = history(peak=150, seconds=WINDOW, on="a")
-    d = place(f, observe({"a": 200, "b": 300}, tenants={"settled": settled}), "small", "eu")
+    d = place(f, observe({"a": 200, "b": 300}, tenants={"settled": settled}), "large", "eu")
     assert d.chosen == "a"
     assert d.winner.spare.recent_tenants == ()
 

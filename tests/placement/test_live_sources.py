@@ -7,6 +7,8 @@ plans' expected loads: small 77.7, medium 310.8, large 932.4 (see expected.py).
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +20,14 @@ from meetfleet.cli.main import cli
 from meetfleet.fleet import load_inventory
 from meetfleet.fleet.writer import set_tenant
 from meetfleet.placement.exporter_metrics import read_exporter
+from meetfleet.placement.profile import HOURS_PER_WEEK, hour_of_week
 from meetfleet.placement.prometheus import read_prometheus
+from tests.conftest import EXAMPLE_INVENTORY
 from tests.fleet.test_inventory_cli import snapshot
 from tests.placement import stack as lab
 
 pytestmark = pytest.mark.slow
-EU1, EU2 = "bbb-eu-1.example.coop", "bbb-eu-2.example.coop"
+EU1, EU2, CA1 = "bbb-eu-1.example.coop", "bbb-eu-2.example.coop", "bbb-ca-1.example.coop"
 WINDOW = 16  # seconds; tenants have history after 8 (half the window)
 
 
@@ -129,7 +133,9 @@ def test_prometheus_placement_uses_the_peak_not_the_load_of_the_moment(
         prometheus_stack: lab.Stack, tmp_path: Path) -> None:
     _wait_for_history(prometheus_stack)
     # housing-federation's meetings end: eu-2 is now the emptiest server, but its peak
-    # over the window is still the highest. A least-current-load rule would pick eu-2.
+    # over the window is still the highest. Both can take a small tenant even at its cap,
+    # so the fuller one by its peak wins: eu-2. Judged by the load of the moment, eu-2
+    # would be the emptier (0 against about 100) and eu-1 the fuller.
     prometheus_stack.end_meetings(EU2, [f"housing-federation-{i}" for i in range(4)])
     deadline = time.monotonic() + 20
     while read_prometheus(prometheus_stack.prometheus_url, WINDOW).servers[EU2].load_now > 0:
@@ -140,7 +146,8 @@ def test_prometheus_placement_uses_the_peak_not_the_load_of_the_moment(
                  "--prometheus", prometheus_stack.prometheus_url, "--window", f"{WINDOW}s", "--json")
     assert result.exit_code == 0, result.output
     decision = json.loads(result.output)
-    assert decision["chosen"] == EU1
+    assert decision["chosen"] == EU2
+    assert all(c["safe_to_pack"] for c in decision["candidates"] if c["region"] == "eu")
     eu1, eu2 = (next(c for c in decision["candidates"] if c["server"] == s) for s in (EU1, EU2))
     assert eu2["load_now"] == 0
     assert eu2["observed_peak"] == pytest.approx(229.6, abs=0.1)
@@ -170,3 +177,99 @@ def test_prometheus_placement_uses_the_peak_not_the_load_of_the_moment(
     assert refused.exit_code == 1
     assert f"uncordon {EU2}" in flat(refused.output)
     assert snapshot(inventory) == before
+
+
+# --- through Prometheus with weeks of history: peaks per hour of the week ------------
+
+DAY = 86400
+FOUR_WEEKS = 28 * DAY
+
+
+def _busy_in_european_mornings(t: float) -> float:
+    """800 load units from 07:00 to 15:00 UTC on weekdays, 100 otherwise."""
+    hour = hour_of_week(t)
+    return 800.0 if hour // 24 < 5 and 7 <= hour % 24 < 15 else 100.0
+
+
+@pytest.fixture(scope="module")
+def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[lab.BackfilledPrometheus, Path, float]]:
+    if not lab.PROMETHEUS.exists() or not (lab.PROMETHEUS.parent / "promtool").exists():
+        pytest.skip("Debian's prometheus (with promtool) is not installed (apt-get install prometheus)")
+    root = tmp_path_factory.mktemp("backfilled")
+    inventory = root / "inventory"
+    shutil.copytree(EXAMPLE_INVENTORY, inventory)
+    for host in (EU1, EU2):
+        host_file = inventory / "host_vars" / f"{host}.yml"
+        host_file.write_text(host_file.read_text().replace("fleet_bbb_capacity: 400", "fleet_bbb_capacity: 1000"))
+    set_tenant(inventory, "night-owls", {"plan": "small", "region": "eu", "bbb_server": EU2}, create=True)
+    end = time.time() - 60
+    start = end - FOUR_WEEKS - DAY
+    owls_since = end - 2 * DAY
+    fleet = load_inventory(inventory)
+    series = {
+        "meetfleet_server_up": {(("region", h.region), ("server", h.name)): (lambda t: 1)
+                                for h in fleet.bbb_servers.values()},
+        "meetfleet_server_load_units": {
+            (("server", EU1),): _busy_in_european_mornings,
+            (("server", EU2),): lambda t: 450.0,
+            (("server", CA1),): lambda t: 100.0,
+        },
+        "meetfleet_tenant_load_units": {
+            **{(("server", t.bbb_server), ("tenant", t.name)): (lambda t: 1.0)
+               for t in fleet.tenants.values() if t.name != "night-owls"},
+            # Placed two days ago; meets at 02:00-05:00 UTC.
+            (("server", EU2), ("tenant", "night-owls")): lambda t: None if t < owls_since else (
+                200.0 if 2 <= hour_of_week(t) % 24 < 5 else 0.0),
+        },
+    }
+    prometheus = lab.start_backfilled(root, series, start, end)
+    yield prometheus, inventory, end
+    prometheus.stop()
+
+
+def test_prometheus_gives_each_servers_peak_per_hour_of_the_week(backfilled) -> None:
+    prometheus, _, _ = backfilled
+    observed = read_prometheus(prometheus.url, FOUR_WEEKS)
+    eu1 = observed.servers[EU1].profile
+    assert eu1 is not None and len(eu1) == HOURS_PER_WEEK
+    assert [eu1[h] for h in (3, 7, 14, 15, 2 * 24 + 10, 5 * 24 + 10)] == [100, 800, 800, 100, 800, 100]
+    assert set(observed.servers[EU2].profile) == {450}
+    assert observed.servers[EU1].peak_load == 800
+    # Only the tenant whose series started within the window gets its own week.
+    owls = observed.tenants["night-owls"]
+    assert owls.profile is not None and owls.history_seconds == pytest.approx(2 * DAY, abs=3 * 3600)
+    busy = {h for h, load in enumerate(owls.profile) if load > 0}
+    assert set(owls.profile) == {0, 200} and len(busy) >= 6  # 02:00-05:00 UTC on the two days seen
+    assert {h % 24 for h in busy} == {2, 3, 4}
+    assert observed.tenants["bakery-collective"].profile is None
+    assert observed.tenants["bakery-collective"].history_seconds_on[EU1] == pytest.approx(FOUR_WEEKS, rel=0.01)
+    # A window under a week has no hour detail: the flat peak.
+    assert read_prometheus(prometheus.url, 3 * DAY).servers[EU1].profile is None
+
+
+def test_placement_compares_hours_of_the_week(backfilled, tmp_path: Path) -> None:
+    prometheus, inventory, _ = backfilled
+    common = ["--inventory", str(inventory), "--prometheus", prometheus.url, "--window", "28d", "--json"]
+    berlin = json.loads(run("place", "--plan", "medium", "--region", "eu", *common).output)
+    assert berlin["chosen"] == EU2
+    eu1, eu2 = (next(c for c in berlin["candidates"] if c["server"] == s) for s in (EU1, EU2))
+    # eu-1 is full in European mornings, exactly when a Berlin tenant would meet.
+    assert re.fullmatch(r"would pass its capacity at (Mon|Tue|Wed|Thu|Fri) \d\d:00 Europe/Berlin "
+                        r"\(spare 100 < expected 311\)", eu1["excluded_because"][0])
+    # night-owls, placed two days ago, counts on eu-2: its plan's week, raised to its nights.
+    assert eu2["recent_tenants"] == {"night-owls": pytest.approx(200)}
+    assert eu2["spare"] == pytest.approx(900 - 450 - 200)
+    # A Vancouver tenant meets during Europe's night: eu-1 has room, and wins as the fuller
+    # server that stays safe even at the plan's cap (eu-2's 250 cannot take 518).
+    result = run("place", "--plan", "medium", "--region", "eu", "--timezone", "America/Vancouver", "--explain",
+                 "--inventory", str(inventory), "--prometheus", prometheus.url, "--window", "28d")
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    assert f"chosen: {EU1}" in text
+    assert re.search(rf"{re.escape(EU1)}: chosen: the fullest server safe to pack \(tightest hour: "
+                     r"(Mon|Tue|Wed|Thu|Fri) \d\d:00 Europe/Berlin\)", text), text
+    capacity = json.loads(run("capacity", "--inventory", str(inventory), "--prometheus", prometheus.url,
+                              "--window", "28d", "--json").output)
+    eu1_capacity = next(s for s in capacity["servers"] if s["server"] == EU1)
+    assert eu1_capacity["spare"] == pytest.approx(100)
+    assert eu1_capacity["tightest_hour"].endswith("Europe/Berlin")

@@ -81,6 +81,7 @@ def test_site_reaches_every_host_exactly_once(inventory: Path):
 def _refusal(tmp_path: Path, role: str, variables: dict) -> subprocess.CompletedProcess:
     """Apply `role` to this machine in check mode; its check phase must refuse."""
     playbook = tmp_path / "play.yml"
+    variables = {"ansible_python_interpreter": sys.executable, **variables}
     playbook.write_text(json.dumps([{"name": "check phase", "hosts": "localhost", "gather_facts": False,
                                      "vars": variables, "roles": [role]}]))
     return run("ansible-playbook", "-i", "localhost,", "-c", "local", "--check", str(playbook))
@@ -97,7 +98,7 @@ GOOD_SECRET = "0123456789abcdef0123456789abcdef"
     ("bbb", {"bbb_mode": "configure", "bbb_secret": GOOD_SECRET},
      "/usr/bin/bbb-conf is missing"),
     ("bbb", {"bbb_mode": "upgrade", "bbb_secret": GOOD_SECRET},
-     'bbb_mode is "upgrade": use install, configure or lab'),
+     "value of bbb_mode must be one of: install, configure, lab, got: upgrade"),
     ("bbb", {"fleet_lab": True, "bbb_secret": "CHANGE_ME"},
      "bbb_secret for localhost is missing, a placeholder or malformed"),
     ("bbb", {"fleet_lab": True, "bbb_secret": GOOD_SECRET, "fleet_bbb_checksum_algorithm": "sha1",
@@ -115,5 +116,5 @@ GOOD_SECRET = "0123456789abcdef0123456789abcdef"
 def test_check_phase_refuses(tmp_path: Path, role: str, variables: dict, message: str):
     result = _refusal(tmp_path, role, variables)
     assert result.returncode == 2, result.stdout
-    assert message in " ".join(result.stdout.split()), result.stdout
+    assert message in " ".join((result.stdout + result.stderr).split()), result.stdout
     assert GOOD_SECRET not in result.stdout + result.stderr

@@ -150,5 +150,8 @@ def test_journald_limits(host):
 
 def test_node_exporter_serves_metrics(host):
     assert host.service("prometheus-node-exporter").is_running
-    metrics = host.check_output("python3 -c \"import urllib.request as u; print(u.urlopen('http://127.0.0.1:9100/metrics', timeout=5).read().decode())\"")
+    metrics = host.check_output(
+        "python3 -c \"import urllib.request as u; "
+        "print(u.urlopen('http://127.0.0.1:9100/metrics', timeout=5).read().decode())\""
+    )
     assert "node_cpu_seconds_total" in metrics or "node_load1" in metrics

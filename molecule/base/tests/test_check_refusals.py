@@ -28,13 +28,15 @@ def _check(extra_vars: dict) -> subprocess.CompletedProcess:
     [
         ({"base_admin_users": []}, "defines no present user with an SSH key"),
         ({"base_admin_users": [{"name": "root", "ssh_keys": [KEY]}]}, "base_admin_users entry root is invalid"),
-        ({"base_admin_users": [{"name": "alice", "ssh_keys": ["not a key"]}]}, "base_admin_users entry alice is invalid"),
+        ({"base_admin_users": [{"name": "alice", "ssh_keys": ["not a key"]}]},
+         "base_admin_users entry alice is invalid"),
         ({"base_admin_users": [{"name": "alice", "ssh_keys": [KEY]}],
           "bbb_firewall_ports": [{"port": "32768-16384", "proto": "udp"}]}, "bbb_firewall_ports has an invalid entry"),
         ({"base_admin_users": [{"name": "alice", "ssh_keys": [KEY]}], "x_firewall_ports": {"port": 80}},
          "x_firewall_ports is not a list"),
         ({"base_admin_users": [{"name": "alice", "ssh_keys": [KEY]}],
-          "base_firewall_ports": [{"port": 80, "sources": ["example.org"]}]}, "base_firewall_ports has an invalid entry"),
+          "base_firewall_ports": [{"port": 80, "sources": ["example.org"]}]},
+         "base_firewall_ports has an invalid entry"),
     ],
 )
 def test_bad_input_is_refused_with_the_variable_named(extra_vars, expected):

@@ -63,10 +63,10 @@ def test_turn_xml_lists_the_inventory_turn_servers(host):
 
     turn_secret = _secret("turn_secret")
     assert args("stun0") == ["stun:turn-eu-1.lab:3478"]
-    assert args("turns0") == [turn_secret, "turns:turn-eu-1.lab:443?transport=tcp", "86400"]
+    assert args("turns0") == [turn_secret, "turns:turn-eu-1.lab:5349?transport=tcp", "86400"]
     assert args("turn0") == [turn_secret, "turn:turn-eu-1.lab:3478?transport=udp", "86400"]
     assert args("stun1") == ["stun:turn-ca-1.lab:3479"]
-    assert args("turns1") == [turn_secret, "turns:turn-ca-1.lab:5349?transport=tcp", "86400"]
+    assert args("turns1") == [turn_secret, "turns:turn-ca-1.lab:443?transport=tcp", "86400"]
     service = beans["stunTurnService"]
     refs = {p.get("name"): [r.get("bean") for r in p.iter(f"{BEANS}ref")] for p in service}
     assert refs["stunServers"] == ["stun0", "stun1"]

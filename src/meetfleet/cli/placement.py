@@ -27,6 +27,7 @@ from meetfleet.cli.output import (
 from meetfleet.fleet import Fleet, load_inventory
 from meetfleet.placement import Decision, Observations, PlacementSettings, place
 from meetfleet.placement.decide import Candidate, PlacementInputError
+from meetfleet.placement.profile import utc_offset_minutes
 from meetfleet.placement.sources import (
     DEFAULT_TIMEOUT_SECONDS,
     EXPORTER_ENV,
@@ -35,7 +36,7 @@ from meetfleet.placement.sources import (
     parse_duration,
     read_observations,
 )
-from meetfleet.placement.spare import DEFAULT_HEADROOM
+from meetfleet.placement.spare import DEFAULT_HEADROOM, DEFAULT_WINDOW_SECONDS
 
 
 def server_table(title: str, columns: list[str], rows: list[tuple]) -> None:
@@ -60,8 +61,9 @@ def capacity_source_options(func: Callable) -> Callable:
     @click.option("--prometheus", metavar="URL", help=f"Prometheus base URL (or ${PROMETHEUS_ENV}).")
     @click.option("--exporter", metavar="URL", help=f"Capacity exporter URL, used without Prometheus "
                                                     f"(or ${EXPORTER_ENV}).")
-    @click.option("--window", default="14d", show_default=True,
-                  help="Window of observed peaks (Prometheus only), e.g. 14d, 12h.")
+    @click.option("--window", default=f"{DEFAULT_WINDOW_SECONDS // 86400}d", show_default=True,
+                  help="Window of observed peaks (Prometheus only), e.g. 28d, 14d; a week or more gives "
+                       "peaks per hour of the week (Prometheus must retain that much).")
     @click.option("--headroom", type=click.FloatRange(0, 1, max_open=True), default=DEFAULT_HEADROOM,
                   show_default=True, help="Share of each server's capacity kept free.")
     @click.option("--timeout", type=click.FloatRange(0.1, 300), default=DEFAULT_TIMEOUT_SECONDS,
@@ -91,18 +93,27 @@ def capacity_source_options(func: Callable) -> Callable:
 def candidate_row(c: Candidate) -> tuple:
     s = c.spare
     return (s.server, s.region, s.state.value, {None: "?", True: "up", False: "DOWN"}[s.up], s.capacity,
-            f"{s.observed_peak:.0f}", f"{s.recent_load:.0f}", f"{s.spare:.0f}", f"{c.spare_after:.0f}")
+            f"{s.observed_peak:.0f}", f"{s.recent_load:.0f}", f"{s.spare:.0f}", f"{c.spare_after:.0f}",
+            c.tightest or "-", "yes" if c.packable else "no")
 
 
-def verdict(c: Candidate, chosen: str | None) -> str:
+def verdict(c: Candidate, chosen: str | None, winner: Candidate | None = None) -> str:
+    tightest = f" (tightest hour: {c.tightest})" if c.tightest else ""
     if c.server == chosen:
-        return "chosen: the most spare capacity left once placed"
+        if c.packable:
+            return f"chosen: the fullest server safe to pack{tightest}"
+        return f"chosen: the most spare capacity left once placed{tightest}"
     if c.eligible:
-        return "eligible, less spare than the chosen one"
+        if winner is not None and winner.packable and c.packable:
+            return f"eligible, more spare than the chosen one: kept for bigger tenants{tightest}"
+        if winner is not None and winner.packable:
+            return f"eligible, not safe to pack (too little room if it and recent tenants reach their caps){tightest}"
+        return f"eligible, less spare than the chosen one{tightest}"
     return "excluded: " + "; ".join(c.reasons)
 
 
-CANDIDATE_COLUMNS = ["server", "region", "state", "up", "capacity", "peak", "recent", "spare", "after"]
+CANDIDATE_COLUMNS = ["server", "region", "state", "up", "capacity", "peak", "recent", "spare", "after",
+                     "tightest hour", "pack"]
 
 
 
@@ -111,8 +122,10 @@ def candidate_json(c: Candidate) -> dict[str, Any]:
     return {"server": s.server, "region": s.region, "state": s.state.value, "up": s.up, "capacity": s.capacity,
             "usable": round(s.usable, 1), "load_now": s.load_now, "observed_peak": round(s.observed_peak, 1),
             "recent_tenants": {name: round(load, 1) for name, load in s.recent_tenants},
-            "spare": round(s.spare, 1), "spare_after": round(c.spare_after, 1), "eligible": c.eligible,
-            "excluded_because": list(c.reasons)}
+            "spare": round(s.spare, 1), "spare_after": round(c.spare_after, 1),
+            "tightest_hour_of_week_utc": c.tightest_hour if s.hour_detail else None,
+            "tightest_hour": c.tightest or None, "hour_detail": s.hour_detail, "safe_to_pack": c.packable,
+            "eligible": c.eligible, "excluded_because": list(c.reasons)}
 
 
 def decision_json(d: Decision, observations: Observations) -> dict[str, Any]:
@@ -126,10 +139,14 @@ def explain(d: Decision, observations: Observations, title: str) -> None:
     server_table(f"{title}: expected peak {d.expected.load:.0f} load units ({d.expected.basis}); "
           f"source {observations.source}", CANDIDATE_COLUMNS, [candidate_row(c) for c in d.candidates])
     for c in d.candidates:
-        console.print(f"{c.server}: {verdict(c, d.chosen)}", highlight=False, markup=False)
-    console.print("peak: highest load over the window; recent: expected load of tenants placed too recently "
-                  "to be in that peak; spare: capacity minus headroom, peak and recent; after: spare once placed. "
-                  "Ties go to the larger share of capacity left, then to the name.", highlight=False)
+        console.print(f"{c.server}: {verdict(c, d.chosen, d.winner)}", highlight=False, markup=False)
+    console.print("peak: highest load over the window; recent: expected load (at its peak) of tenants placed "
+                  "too recently to be in the observed peaks; spare: capacity minus headroom, observed and recent "
+                  "load at the tightest hour of the week; after: the same once placed, at the tightest hour "
+                  "shown (local time; '-' without hour detail: a snapshot or a window under a week); pack: "
+                  "could take the tenant even if it and the recent tenants used their whole plans. The fullest "
+                  "server safe to pack wins, else the most spare after; ties go to the larger share of capacity "
+                  "left, then to the name.", highlight=False)
 
 
 def report_nothing_fits(d: Decision, what: str) -> None:
@@ -142,32 +159,38 @@ def report_nothing_fits(d: Decision, what: str) -> None:
 @click.command("place")
 @click.option("--plan", required=True, help="The tenant's plan (fleet_plans).")
 @click.option("--region", required=True, help="The tenant's region (fleet_regions).")
+@click.option("--timezone", metavar="TZ", help="The tenant's time zone, when not its region's (e.g. America/Halifax).")
 @click.option("--explain", is_flag=True, help="Show every server with its numbers and why it won or was excluded.")
 @inventory_option
 @capacity_source_options
 @json_option
 @handle_inventory_errors
-def place_command(plan: str, region: str, explain: bool, inventory_dir: Path, observe: Callable[[], Observations],
-                  settings: PlacementSettings, as_json: bool) -> None:
+def place_command(plan: str, region: str, timezone: str | None, explain: bool, inventory_dir: Path,
+                  observe: Callable[[], Observations], settings: PlacementSettings, as_json: bool) -> None:
     """Choose the BBB server for a new tenant of PLAN in REGION (nothing is written).
 
     Exit 0 with the server, 1 when no server can take it (with what would), 2 on bad input.
     """
     fleet = load_inventory(inventory_dir)
     decide_or_exit(fleet, plan, region, observe, settings, as_json=as_json, explain_it=explain,
-                   what=f"a {plan} tenant")
+                   what=f"a {plan} tenant", timezone=timezone)
 
 
 def decide_or_exit(fleet: Fleet, plan: str, region: str, observe: Callable[[], Observations],
                    settings: PlacementSettings, *, as_json: bool, explain_it: bool, what: str,
-                   json_on_success: bool = True) -> tuple[Decision, Observations]:
+                   json_on_success: bool = True, timezone: str | None = None) -> tuple[Decision, Observations]:
     """Place and print the outcome; exit 1 (with what would fit) when nothing does, 2 on bad input."""
     for key, value, known in (("--plan", plan, fleet.plans), ("--region", region, fleet.regions)):
         if value not in known:
             bad_input(f"{key}: unknown {key[2:]} {value!r} (the inventory has: {', '.join(sorted(known))})")
+    if timezone is not None:
+        try:
+            utc_offset_minutes(timezone, 0)
+        except KeyError:
+            bad_input(f"--timezone: {timezone!r} is not a known time zone (an IANA name such as America/Halifax)")
     observations = observe()
     try:
-        decision = place(fleet, observations, plan, region, settings)
+        decision = place(fleet, observations, plan, region, settings, timezone=timezone)
     except PlacementInputError as exc:
         bad_input(str(exc))
         raise
@@ -180,6 +203,8 @@ def decide_or_exit(fleet: Fleet, plan: str, region: str, observe: Callable[[], O
         raise SystemExit(EXIT_FAILURE)
     if not as_json:
         w = decision.winner
+        tightest = f", tightest hour: {w.tightest}" if w.tightest else ""
         console.print(f"chosen: [bold]{decision.chosen}[/bold] (spare {w.spare.spare:.0f} -> {w.spare_after:.0f} "
-                      f"of capacity {w.spare.capacity}, expected peak {decision.expected.load:.0f})", highlight=False)
+                      f"of capacity {w.spare.capacity}, expected peak {decision.expected.load:.0f}{tightest})",
+                      highlight=False)
     return decision, observations

@@ -1,10 +1,18 @@
-"""The placement decision: the eligible server with the most spare capacity, explained.
+"""The placement decision: which eligible server takes a newcomer, and why.
 
 A server is a candidate when it is up, active and in the tenant's region, and the
-tenant's expected load fits in its free capacity at every hour of the week. Among
-candidates the one with the most spare load units left at its tightest hour wins; ties
-go to the larger share of capacity left, then to the name (alphabetical), so the same
-inputs always give the same answer.
+tenant's expected load fits in its free capacity at every hour of the week.
+
+Among candidates:
+* the servers that could take the newcomer even if it, and every tenant there still
+  without enough history (spare.py), used its plan's whole cap are "safe to pack": the fullest
+  of them wins (the least spare left at its tightest hour). Packing where the worst
+  case still fits keeps the emptiest servers free for the next big tenant; spreading
+  everyone evenly leaves no server with room for one.
+* when none is, the one with the most spare left at its tightest hour wins: the
+  newcomer is uncertain, so it gets the widest margin.
+Ties go to the larger share of capacity left, then to the name (alphabetical), so the
+same inputs always give the same answer.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ class Candidate:
     reasons: tuple[str, ...]  # why it is excluded; empty when eligible
     tightest_hour: int = 0  # that hour of the week (UTC, profile.py)
     tightest: str = ""  # that hour in the region's local time; empty without hour detail
+    packable: bool = False  # fits even at the newcomer's and recent tenants' plan caps
 
     @property
     def server(self) -> str:
@@ -40,8 +49,11 @@ class Candidate:
     def eligible(self) -> bool:
         return not self.reasons
 
-    def sort_key(self) -> tuple[float, float, str]:
-        return (-self.spare_after, -self.spare_after / self.spare.capacity, self.server)
+    def sort_key(self) -> tuple[bool, float, float, str]:
+        """Safe to pack: the fullest first; otherwise the most spare first."""
+        sign = 1 if self.packable else -1
+        share = self.spare_after / self.spare.capacity
+        return (not self.packable, sign * self.spare_after, -share, self.server)
 
 
 @dataclass(frozen=True)
@@ -77,11 +89,12 @@ def _exclusions(spare: ServerSpare, region: str, expected: ExpectedLoad, hour: i
 
 def evaluate(fleet: Fleet, observations: Observations, region: str, expected: ExpectedLoad,
              settings: PlacementSettings | None = None, moving: Tenant | None = None,
-             model: LoadModel | None = None) -> Decision:
+             model: LoadModel | None = None, at_cap: ExpectedLoad | None = None) -> Decision:
     """Rank every BBB server of the fleet for a tenant of `expected` load in `region`.
 
     `moving`: a tenant already placed; its own load is left out of every server's
-    recent-tenant sum (it is what is being placed).
+    recent-tenant sum (it is what is being placed). `at_cap`: the newcomer at its plan's
+    whole cap; without it no server is "safe to pack" and the most spare wins.
     """
     if region not in fleet.regions:
         raise PlacementInputError(f"unknown region {region!r} (fleet_regions has: {', '.join(sorted(fleet.regions))})")
@@ -95,16 +108,10 @@ def evaluate(fleet: Fleet, observations: Observations, region: str, expected: Ex
         spare = model.server(host, tenants)
         after, hour = spare.after(expected.hourly)
         when = describe_hour(hour, timezone, observations.at) if spare.hour_detail else ""
-        candidates.append(Candidate(spare, after, _exclusions(spare, region, expected, hour, when), hour, when))
+        reasons = _exclusions(spare, region, expected, hour, when)
+        packable = at_cap is not None and not reasons and spare.fits_at_caps(at_cap.hourly)
+        candidates.append(Candidate(spare, after, reasons, hour, when, packable))
     eligible = sorted((c for c in candidates if c.eligible), key=Candidate.sort_key)
-    import os
-    m = float(os.environ.get("XM", "-1"))
-    if m >= 0:
-        snug = [c for c in eligible if c.spare_after >= m * expected.load]
-        if snug:
-            snug.sort(key=lambda c: (c.spare_after, c.server))
-            rest = [c for c in eligible if c not in snug]
-            eligible = snug + rest
     excluded = sorted((c for c in candidates if not c.eligible), key=lambda c: (c.spare.region != region, c.server))
     chosen = eligible[0].server if eligible else None
     suggestions = () if chosen else tuple(_what_would_fit(fleet, model, candidates, region, expected, settings))
@@ -127,7 +134,8 @@ def place(fleet: Fleet, observations: Observations, plan: str, region: str,
             raise PlacementInputError(f"unknown time zone {timezone!r} (an IANA name such as Europe/Berlin)") \
                 from None
     expected = model.newcomer(plan, region, timezone)
-    decision = evaluate(fleet, observations, region, expected, settings, model=model)
+    at_cap = model.newcomer(plan, region, timezone, at_cap=True)
+    decision = evaluate(fleet, observations, region, expected, settings, model=model, at_cap=at_cap)
     return Decision(decision.region, expected, decision.candidates, decision.chosen, decision.suggestions, plan)
 
 

@@ -2,7 +2,7 @@
 
 Why: a plan is a cap, not a forecast. Members rarely use all of it at once, so the plan
 alone overbooks servers; a measured week (office hours, weekly assemblies) is the best
-predictor of the next one. Until a tenant has a week of history, its plan at
+predictor of the next one. Until a tenant has enough history (half the window), its plan at
 PEAK_CONCURRENCY_FACTOR of the cap, spread over a typical week in its time zone
 (profile.office_week), is the estimate, raised hour by hour to what it has already shown.
 """
@@ -10,6 +10,7 @@ PEAK_CONCURRENCY_FACTOR of the cap, spread over a typical week in its time zone
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import gt
 from typing import Literal
 
 from meetfleet.capacity.load import users_to_load
@@ -53,21 +54,23 @@ def tenant_expected_load(prior: Profile, observed: TenantObservation | None, nee
     `prior`: its plan's expected week in its time zone; `needed_seconds`: how much
     history makes its own measured week replace the plan.
     """
+    prior_peak = peak(prior)
     if observed is None:
-        return ExpectedLoad(peak(prior), "plan", prior)
+        return ExpectedLoad(prior_peak, "plan", prior)
     if has_history(observed.history_seconds, needed_seconds):
         measured = observed.profile if observed.profile is not None else flat(observed.peak_load)
         return ExpectedLoad(peak(measured), "history", measured)
     if observed.profile is not None:
-        raised = tuple(max(a, b) for a, b in zip(prior, observed.profile, strict=True))
-    elif observed.peak_load > peak(prior) > 0:
+        raised = tuple([o if o > p else p for p, o in zip(prior, observed.profile, strict=True)]) \
+            if any(map(gt, observed.profile, prior)) else prior
+    elif observed.peak_load > prior_peak > 0:
         # Its peak, at an unknown hour: the plan's week scaled up to it.
-        scale = observed.peak_load / peak(prior)
-        raised = tuple(x * scale for x in prior)
-    elif observed.peak_load > peak(prior):
+        scale = observed.peak_load / prior_peak
+        raised = tuple(map(scale.__mul__, prior))
+    elif observed.peak_load > prior_peak:
         raised = flat(observed.peak_load)
     else:
         raised = prior
-    if raised == prior:
-        return ExpectedLoad(peak(prior), "plan", prior)
+    if raised is prior:
+        return ExpectedLoad(prior_peak, "plan", prior)
     return ExpectedLoad(peak(raised), "plan+partial history", raised)

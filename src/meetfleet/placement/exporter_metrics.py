@@ -6,6 +6,7 @@ line, so a fleet's worth of tenant series never sits in memory twice.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ def metrics_url(url: str) -> str:
 
 def read_exporter(url: str, timeout: float = 10.0, auth: tuple[str, str] | None = None) -> Observations:
     url = metrics_url(url)
+    at = time.time()
     up: dict[str, bool] = {}
     load: dict[str, float] = {}
     tenant_now: dict[str, dict[str, float]] = defaultdict(dict)
@@ -55,4 +57,4 @@ def read_exporter(url: str, timeout: float = 10.0, auth: tuple[str, str] | None 
                for name, is_up in up.items()}
     tenants = {name: TenantObservation(peak_load=max(on.values(), default=0.0), load_now_on=dict(on))
                for name, on in tenant_now.items()}
-    return Observations(0, servers, tenants, source=f"exporter {url}")
+    return Observations(0, servers, tenants, source=f"exporter {url}", at=at)

@@ -66,8 +66,11 @@ def utc_offset_minutes(timezone: str, at: float) -> int:
     return round(offset.total_seconds() / 60) if offset else 0
 
 
-def _local_share(local_hour_of_week: int) -> float:
+def _local_share(local_hour_of_week: int, waking: bool = False) -> float:
     day, hour = divmod(local_hour_of_week % HOURS_PER_WEEK, 24)
+    if waking:  # any hour a member might meet at: the office and evening hours, Saturday mornings
+        in_week = day < 5 and OFFICE_HOURS[0] <= hour < EVENING_HOURS[1]
+        return 1.0 if in_week or (day == 5 and SATURDAY_HOURS[0] <= hour < SATURDAY_HOURS[1]) else 0.0
     if day < 5 and OFFICE_HOURS[0] <= hour < OFFICE_HOURS[1]:
         return 1.0
     if (day < 5 and EVENING_HOURS[0] <= hour < EVENING_HOURS[1]) or \
@@ -77,19 +80,28 @@ def _local_share(local_hour_of_week: int) -> float:
 
 
 @lru_cache(maxsize=256)
-def _shape(offset_minutes: int) -> Profile:
+def _shape(offset_minutes: int, waking: bool) -> Profile:
     shape = []
     for utc_hour in range(HOURS_PER_WEEK):
         # The local hours this UTC hour overlaps (two when the offset has half hours).
         start = utc_hour * 60 + offset_minutes
         first, last = start // 60, (start + 59) // 60
-        shape.append(max(_local_share(h) for h in range(first, last + 1)))
+        shape.append(max(_local_share(h, waking) for h in range(first, last + 1)))
     return tuple(shape)
 
 
 def office_week(peak_load: float, timezone: str, at: float) -> Profile:
     """A tenant's expected week before history: OFFICE_HOURS etc. in its time zone, scaled."""
-    return tuple(peak_load * share for share in _shape(utc_offset_minutes(timezone, at)))
+    return tuple(peak_load * share for share in _shape(utc_offset_minutes(timezone, at), False))
+
+
+def waking_week(peak_load: float, timezone: str, at: float) -> Profile:
+    """The worst case before history: `peak_load` at any hour a member might meet.
+
+    Weekdays from the start of office hours to the end of the evening, and Saturday
+    mornings, all at full load: we do not know yet whether it meets by day or at night.
+    """
+    return tuple(peak_load * share for share in _shape(utc_offset_minutes(timezone, at), True))
 
 
 def describe_hour(hour: int, timezone: str, at: float) -> str:

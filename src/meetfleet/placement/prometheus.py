@@ -1,15 +1,24 @@
-"""Observations from the Prometheus HTTP API: peaks over the window, tenants' history.
+"""Observations from the Prometheus HTTP API: peaks over the window, per hour of the week.
 
-All queries are instant queries evaluated at one common time and sent concurrently,
-each with a timeout. A tenant's history on a server is how far back, within the
-window, its series with that `server` label goes (the exporter labels a tenant with
-the server the inventory places it on, from the moment it is placed).
+Instant queries, evaluated at one common time and sent concurrently, give each
+server's up, current load and peak over the window, and each tenant's peak, current
+load and how far back its series with each `server` label goes (the exporter labels a
+tenant with the server the inventory places it on, from the moment it is placed).
+
+With a window of at least a week, range queries (1 h steps, each point the peak of the
+clock hour before it) give each server's peak per hour of the week, and, for the
+tenants that started a series within the window (newcomers and moved tenants: the only
+ones whose own week the model reads), theirs. Hours without samples get the server's
+peak over the window (unknown is not free) and nothing for a tenant (it showed nothing
+there). Every call has a timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import re
 import time
 from collections import defaultdict
 from typing import Any
@@ -17,20 +26,26 @@ from typing import Any
 import httpx
 
 from meetfleet.placement.observations import Observations, ServerObservation, TenantObservation
+from meetfleet.placement.profile import HOURS_PER_WEEK, hour_of_week
 from meetfleet.placement.sources import SourceError
 
 # Resolution of the first-sample search: the window in this many steps.
 HISTORY_STEPS = 240
+HOUR = 3600
+WEEK = 7 * 24 * HOUR
+# Tenants per range query (their names go into one regex matcher).
+TENANTS_PER_QUERY = 100
+MAX_HOURS = 10_000
 
 
 def _range(seconds: float) -> str:
     return f"{max(round(seconds), 1)}s"
 
 
-def queries(window_seconds: float) -> dict[str, str]:
+def queries(window_seconds: float, partial_hour_seconds: float = 0.0) -> dict[str, str]:
     w = _range(window_seconds)
     step = _range(window_seconds / HISTORY_STEPS)
-    return {
+    exprs = {
         "up": "max by (server) (meetfleet_server_up)",
         "load_now": "max by (server) (meetfleet_server_load_units)",
         "peak": f"max by (server) (max_over_time(meetfleet_server_load_units[{w}]))",
@@ -38,14 +53,22 @@ def queries(window_seconds: float) -> dict[str, str]:
         "tenant_first": f"min by (tenant, server) (min_over_time(timestamp(meetfleet_tenant_load_units)[{w}:{step}]))",
         "tenant_now": "max by (tenant, server) (meetfleet_tenant_load_units)",
     }
+    if partial_hour_seconds >= 1:  # the hour under way, not in the hourly range query yet
+        exprs["peak_this_hour"] = (f"max by (server) (max_over_time(meetfleet_server_load_units"
+                                   f"[{_range(partial_hour_seconds)}]))")
+    return exprs
 
 
-async def _query(client: httpx.AsyncClient, base: str, expr: str, at: float) -> list[dict[str, Any]]:
-    url = f"{base.rstrip('/')}/api/v1/query"
-    try:
-        response = await client.get(url, params={"query": expr, "time": f"{at:.3f}"})
-    except httpx.HTTPError as exc:
-        raise SourceError(f"cannot reach Prometheus at {base}: {type(exc).__name__}: {exc}") from exc
+def hourly_server_query() -> str:
+    return "max by (server) (max_over_time(meetfleet_server_load_units[1h]))"
+
+
+def hourly_tenant_query(tenants: list[str]) -> str:
+    pattern = json.dumps("|".join(re.escape(t) for t in tenants))
+    return f"max by (tenant) (max_over_time(meetfleet_tenant_load_units{{tenant=~{pattern}}}[1h]))"
+
+
+def _answer(base: str, expr: str, response: httpx.Response) -> Any:
     try:
         body = response.json()
     except ValueError:
@@ -56,41 +79,118 @@ async def _query(client: httpx.AsyncClient, base: str, expr: str, at: float) -> 
     return body["data"]["result"]
 
 
-async def _query_all(base: str, window_seconds: float, timeout: float, at: float) -> dict[str, list[dict[str, Any]]]:
-    exprs = queries(window_seconds)
-    async with httpx.AsyncClient(timeout=timeout) as client:
-        results = await asyncio.gather(*(_query(client, base, e, at) for e in exprs.values()))
-    return dict(zip(exprs, results, strict=True))
+async def _query(client: httpx.AsyncClient, base: str, expr: str, at: float) -> list[dict[str, Any]]:
+    url = f"{base.rstrip('/')}/api/v1/query"
+    try:
+        response = await client.get(url, params={"query": expr, "time": f"{at:.3f}"})
+    except httpx.HTTPError as exc:
+        raise SourceError(f"cannot reach Prometheus at {base}: {type(exc).__name__}: {exc}") from exc
+    return _answer(base, expr, response)
 
 
-def _value(sample: dict[str, Any]) -> float:
-    value = float(sample["value"][1])
+async def _query_range(client: httpx.AsyncClient, base: str, expr: str, start: float,
+                       end: float) -> list[dict[str, Any]]:
+    url = f"{base.rstrip('/')}/api/v1/query_range"
+    form = {"query": expr, "start": f"{start:.0f}", "end": f"{end:.0f}", "step": str(HOUR)}
+    try:
+        response = await client.post(url, data=form)  # POST: the tenant matcher can be long
+    except httpx.HTTPError as exc:
+        raise SourceError(f"cannot reach Prometheus at {base}: {type(exc).__name__}: {exc}") from exc
+    return _answer(base, expr, response)
+
+
+def _value(raw: Any) -> float:
+    value = float(raw)
     return 0.0 if math.isnan(value) else value
+
+
+def _hourly(series: list[dict[str, Any]], label: str) -> dict[str, dict[int, float]]:
+    """Per series label value: peak per hour of the week (a point at t is the hour before t)."""
+    out: dict[str, dict[int, float]] = defaultdict(dict)
+    for s in series:
+        hours = out[s["metric"].get(label, "")]
+        for t, raw in s["values"]:
+            hour = hour_of_week(float(t) - HOUR)
+            hours[hour] = max(hours.get(hour, 0.0), _value(raw))
+    return out
+
+
+def _hours_span(window_seconds: float, at: float) -> tuple[float, float] | None:
+    """Start and end of the hourly range query: whole clock hours within the window."""
+    if window_seconds < WEEK:
+        return None  # too short for every hour of the week: the flat peak is the honest answer
+    end = math.floor(at / HOUR) * HOUR
+    # Prometheus answers at most 11,000 points per series: a longer window keeps its
+    # most recent 10,000 hours (over a year) for the hourly detail.
+    hours = min(math.floor((window_seconds - (at - end)) / HOUR), MAX_HOURS)
+    return end - (hours - 1) * HOUR, end
+
+
+async def _read(base: str, window_seconds: float, timeout: float, at: float) -> dict[str, Any]:
+    span = _hours_span(window_seconds, at)
+    partial = at - span[1] if span else 0.0
+    exprs = queries(window_seconds, partial)
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        calls = [_query(client, base, e, at) for e in exprs.values()]
+        if span:
+            calls.append(_query_range(client, base, hourly_server_query(), *span))
+        results = await asyncio.gather(*calls)
+        raw: dict[str, Any] = dict(zip(exprs, results, strict=False))
+        raw["server_hours"] = results[len(exprs)] if span else []
+        raw["tenant_hours"] = []
+        if span:
+            # Only tenants whose series on some server starts within the window need their own week.
+            fresh = sorted({s["metric"]["tenant"] for s in raw["tenant_first"]
+                            if at - _value(s["value"][1]) < window_seconds - 2 * window_seconds / HISTORY_STEPS})
+            batches = [fresh[i:i + TENANTS_PER_QUERY] for i in range(0, len(fresh), TENANTS_PER_QUERY)]
+            answers = await asyncio.gather(*(_query_range(client, base, hourly_tenant_query(b), *span)
+                                             for b in batches))
+            raw["tenant_hours"] = [s for answer in answers for s in answer]
+    return raw
 
 
 def read_prometheus(base: str, window_seconds: float, timeout: float = 10.0) -> Observations:
     at = time.time()
-    raw = asyncio.run(_query_all(base, window_seconds, timeout, at))
+    raw = asyncio.run(_read(base, window_seconds, timeout, at))
     if not raw["up"]:
         raise SourceError(f"Prometheus at {base} has no meetfleet_server_up series: "
                           "is it scraping the capacity exporter?")
-    up = {s["metric"]["server"]: _value(s) >= 1 for s in raw["up"]}
-    load_now = {s["metric"]["server"]: _value(s) for s in raw["load_now"]}
-    peak = {s["metric"]["server"]: _value(s) for s in raw["peak"]}
-    servers = {name: ServerObservation(up=is_up, load_now=load_now.get(name, 0.0),
-                                       peak_load=max(peak.get(name, 0.0), load_now.get(name, 0.0)))
-               for name, is_up in up.items()}
+    up = {s["metric"]["server"]: _value(s["value"][1]) >= 1 for s in raw["up"]}
+    load_now = {s["metric"]["server"]: _value(s["value"][1]) for s in raw["load_now"]}
+    peak = {s["metric"]["server"]: _value(s["value"][1]) for s in raw["peak"]}
+    this_hour = {s["metric"]["server"]: _value(s["value"][1]) for s in raw.get("peak_this_hour", [])}
+    server_hours = _hourly(raw["server_hours"], "server")
+    has_hours = bool(_hours_span(window_seconds, at))
+    servers = {}
+    for name, is_up in up.items():
+        top = max(peak.get(name, 0.0), load_now.get(name, 0.0))
+        profile = None
+        if has_hours:
+            hours = server_hours.get(name, {})
+            current = hour_of_week(at)
+            hours[current] = max(hours.get(current, 0.0), this_hour.get(name, 0.0), load_now.get(name, 0.0))
+            profile = tuple(hours.get(h, top) for h in range(HOURS_PER_WEEK))
+        servers[name] = ServerObservation(up=is_up, load_now=load_now.get(name, 0.0), peak_load=top, profile=profile)
 
     first_on: dict[str, dict[str, float]] = defaultdict(dict)
     for s in raw["tenant_first"]:
-        first_on[s["metric"]["tenant"]][s["metric"].get("server", "")] = min(at - _value(s), window_seconds)
+        first_on[s["metric"]["tenant"]][s["metric"].get("server", "")] = min(at - _value(s["value"][1]),
+                                                                              window_seconds)
     now_on: dict[str, dict[str, float]] = defaultdict(dict)
     for s in raw["tenant_now"]:
-        now_on[s["metric"]["tenant"]][s["metric"].get("server", "")] = _value(s)
+        now_on[s["metric"]["tenant"]][s["metric"].get("server", "")] = _value(s["value"][1])
+    tenant_hours = _hourly(raw["tenant_hours"], "tenant")
     tenants = {}
     for s in raw["tenant_peak"]:
         name = s["metric"]["tenant"]
         seconds_on = first_on.get(name, {})
-        tenants[name] = TenantObservation(peak_load=_value(s), history_seconds=max(seconds_on.values(), default=0.0),
+        profile = None
+        if name in tenant_hours:
+            hours = tenant_hours[name]
+            current = hour_of_week(at)
+            hours[current] = max([hours.get(current, 0.0), *now_on.get(name, {}).values()])
+            profile = tuple(hours.get(h, 0.0) for h in range(HOURS_PER_WEEK))
+        tenants[name] = TenantObservation(peak_load=_value(s["value"][1]), profile=profile,
+                                          history_seconds=max(seconds_on.values(), default=0.0),
                                           history_seconds_on=seconds_on, load_now_on=now_on.get(name, {}))
-    return Observations(window_seconds, servers, tenants, source=f"prometheus {base}")
+    return Observations(window_seconds, servers, tenants, source=f"prometheus {base}", at=at)
