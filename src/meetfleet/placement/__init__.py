@@ -1,7 +1,8 @@
 """Tenant placement: expected load, spare capacity, the decision and its sources.
 
 A tenant's load lasts for months and peaks at the same office hours as its neighbours',
-so placement reasons about peaks over a window, not about the load of the moment.
+so placement reasons about peaks per hour of the week over a window (profile.py), not
+about the load of the moment.
 See docs/placement.md for the model and the simulation that compares it.
 """
 
