@@ -19,6 +19,7 @@ from meetfleet.lab.image import ensure_image
 from meetfleet.lab.podman import LabError, exists, inspect_container, podman, require_tool
 from meetfleet.lab.settings import LABEL_KEY, LabSettings
 from meetfleet.lab.ssh import answers_ssh, ensure_key_pair, public_key_of
+from meetfleet.lab.trust import install_trust, machine_pip_bundle
 from meetfleet.lab.vault import ensure_vault, required_keys
 
 Progress = Callable[[str], None]
@@ -109,6 +110,7 @@ def _ensure_container(host: LabHost, settings: LabSettings) -> str:
     if info is None:
         podman(*host.run_args(settings), timeout=120)
         _install_key(host)
+        _install_machine_trust(host)
         return "created"
     mismatch = container_mismatch(info, host, settings)
     if mismatch:
@@ -118,9 +120,16 @@ def _ensure_container(host: LabHost, settings: LabSettings) -> str:
     if info.get("State", {}).get("Status") != "running":
         podman("start", host.name, timeout=120)
         outcome = "started"
-    if _install_key(host) == "added" and outcome == "present":
+    key_added = _install_key(host) == "added"
+    trust_added = _install_machine_trust(host) == "added"
+    if (key_added or trust_added) and outcome == "present":
         outcome = "updated"
     return outcome
+
+
+def _install_machine_trust(host: LabHost) -> str:
+    bundle = machine_pip_bundle()
+    return install_trust(host.name, bundle) if bundle else "present"
 
 
 def container_mismatch(info: dict[str, Any], host: LabHost, settings: LabSettings) -> str:
