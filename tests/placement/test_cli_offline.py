@@ -87,6 +87,8 @@ def test_move_with_force_records_the_new_server(example_copy: Path) -> None:
     (["place", "--plan", "small", "--region", "asia"], ["--region: unknown region 'asia'"]),
     (["place", "--plan", "small", "--region", "eu", "--timezone", "Mars/Olympus", "--exporter", "http://127.0.0.1:9"],
      ["--timezone: 'Mars/Olympus' is not a known time zone"]),
+    (["tenant", "add", "mars-coop", "--plan", "small", "--region", "eu", "--timezone", "Mars/Olympus",
+      "--exporter", "http://127.0.0.1:9"], ["--timezone: 'Mars/Olympus' is not a known time zone"]),
     (["place", "--plan", "small", "--region", "eu"], ["no capacity source", "--prometheus URL"]),
     (["place", "--plan", "small", "--region", "eu", "--window", "two weeks", "--exporter", "http://127.0.0.1:9"],
      ["--window", "is not a duration"]),

@@ -54,7 +54,7 @@ def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: s
                   "use `meetfleet tenant move` to move it")
     decision, observations = decide_or_exit(fleet, plan, region, observe, settings, as_json=as_json,
                                             explain_it=explain, what=f"tenant {name} ({plan})",
-                                            json_on_success=False)
+                                            json_on_success=False, timezone=timezone)
     fields: dict = {"plan": plan, "region": region, "bbb_server": decision.chosen}
     optional = {"greenlight": greenlight, "sso_client": sso_client, "timezone": timezone,
                 "origin_server_names": list(origin_server_names) or None}
