@@ -8,25 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from meetfleet.cli.main import cli
 from tests.conftest import EXAMPLE_INVENTORY, LAB_INVENTORY
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args))
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"test setup: {old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1))
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+from tests.helpers import edit, run, snapshot
 
 
 @pytest.mark.parametrize("inventory", [EXAMPLE_INVENTORY, LAB_INVENTORY])

@@ -6,22 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from meetfleet.cli.main import cli
 from meetfleet.fleet import ServerState, load_inventory
-from tests.fleet.test_inventory_cli import snapshot
+from tests.helpers import flat, run, snapshot
 
 EU2 = "bbb-eu-2.example.coop"
 
 
-def run(*args: str, env: dict[str, str] | None = None):
-    return CliRunner().invoke(cli, list(args), env={"MEETFLEET_PROMETHEUS_URL": "", "MEETFLEET_EXPORTER_URL": "",
-                                                    **(env or {})})
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 @pytest.mark.parametrize(("verb", "state"), [("cordon", "cordoned"), ("drain", "draining"), ("uncordon", "active")])

@@ -14,16 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from meetfleet.cli.main import cli
 from meetfleet.fleet import load_inventory
 from meetfleet.fleet.writer import set_tenant
 from meetfleet.placement.exporter_metrics import read_exporter
 from meetfleet.placement.profile import HOURS_PER_WEEK, hour_of_week
 from meetfleet.placement.prometheus import read_prometheus
 from tests.conftest import EXAMPLE_INVENTORY
-from tests.fleet.test_inventory_cli import snapshot
+from tests.helpers import flat, run, snapshot
 from tests.placement import stack as lab
 
 pytestmark = pytest.mark.slow
@@ -31,12 +29,6 @@ EU1, EU2, CA1 = "bbb-eu-1.example.coop", "bbb-eu-2.example.coop", "bbb-ca-1.exam
 WINDOW = 16  # seconds; tenants have history after 8 (half the window)
 
 
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), env={"MEETFLEET_PROMETHEUS_URL": "", "MEETFLEET_EXPORTER_URL": ""})
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from meetfleet.fleet import ServerState, load_inventory, writer
 from meetfleet.fleet.writer import InventoryWriteError, set_host_var, set_tenant
-from tests.fleet.test_inventory_cli import edit, snapshot
+from tests.helpers import edit, snapshot
 
 TENANTS = "group_vars/all/tenants.yml"
 
