@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
 
 from meetfleet.cli.output import (
     EXIT_FAILURE,
     err_console,
-    fail,
+    exit_on,
     handle_inventory_errors,
     json_option,
     print_json,
@@ -61,17 +59,8 @@ def progress(message: str) -> None:
     err_console.print(f"  {message}", highlight=False, markup=False)
 
 
-def lab_errors(func: Callable) -> Callable:
-    """A LabError is the work failing: its message on stderr and exit 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except LabError as exc:
-            fail(str(exc))
-
-    return wrapper
+# A LabError is the work failing: its message on stderr and exit 1.
+lab_errors = exit_on(LabError, EXIT_FAILURE, lambda exc: f"error: {exc}")
 
 
 @click.group()

@@ -49,15 +49,22 @@ def bad_input(message: str) -> None:
     fail(message, EXIT_BAD_INPUT)
 
 
-def handle_inventory_errors(func: Callable) -> Callable:
-    """Turn an InventoryError into its message on stderr and exit code 2."""
+def exit_on(error: type[Exception], code: int, render: Callable[[Exception], str] = str) -> Callable:
+    """Decorator: `error` raised by a command becomes its message on stderr and exit `code`."""
 
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except InventoryError as exc:
-            click.echo(exc.render(), err=True)
-            sys.exit(EXIT_BAD_INPUT)
+    def decorate(func: Callable) -> Callable:
+        @wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except error as exc:
+                click.echo(render(exc), err=True)
+                sys.exit(code)
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+# An invalid inventory is bad input: every problem, then exit 2.
+handle_inventory_errors = exit_on(InventoryError, EXIT_BAD_INPUT, InventoryError.render)
