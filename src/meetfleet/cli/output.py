@@ -67,4 +67,4 @@ def exit_on(error: type[Exception], code: int, render: Callable[[Exception], str
 
 
 # An invalid inventory is bad input: every problem, then exit 2.
-handle_inventory_errors = exit_on(InventoryError, EXIT_BAD_INPUT, InventoryError.render)
+handle_inventory_errors = exit_on(InventoryError, EXIT_BAD_INPUT, lambda exc: exc.render())
