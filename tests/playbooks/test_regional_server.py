@@ -14,7 +14,6 @@ inventories/lab.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -41,7 +40,6 @@ NEW_HOST = "bbb-ca-2.lab"
 NEW_PORT = 22999
 MONITOR = "monitor.lab"
 EXPORTER_PORT = 9840
-CONTAINER_BUNDLE = "/etc/ssl/certs/meetfleet-controller-ca-bundle.crt"
 ENV = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "NO_COLOR": "1", "ANSIBLE_NOCOLOR": "1"}
 
 
@@ -72,22 +70,6 @@ def add_canadian_server(inventory: Path) -> None:
         f"fleet_region: ca\nfleet_provider: static\nansible_port: {NEW_PORT}\n")
 
 
-def monitoring_extra_args() -> list[str]:
-    """Let pip on the monitoring host trust what pip on this machine trusts.
-
-    Where this machine reaches PyPI through a TLS-inspecting egress (PIP_CERT names the
-    bundle that trusts it), the lab containers do not know that CA; the exporter role
-    installs its dependencies with pip, so monitor.lab gets the same bundle and the role
-    its documented capacity_exporter_pip_extra_args. Nothing changes where PIP_CERT is unset.
-    """
-    bundle = os.environ.get("PIP_CERT")
-    if not bundle or not Path(bundle).is_file():
-        return []
-    subprocess.run(["podman", "cp", bundle, f"{MONITOR}:{CONTAINER_BUNDLE}"], check=True,
-                   capture_output=True, timeout=60)
-    return ["-e", json.dumps({"capacity_exporter_pip_extra_args": ["--cert", CONTAINER_BUNDLE]})]
-
-
 def remove_container(name: str) -> None:
     subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, timeout=120)
 
@@ -105,7 +87,7 @@ def inventory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield copy
     remove_container(NEW_HOST)
     # Put the monitoring host back on the real lab inventory (best effort).
-    playbook(LAB_INVENTORY, "monitoring.yml", *monitoring_extra_args())
+    playbook(LAB_INVENTORY, "monitoring.yml")
 
 
 def test_edited_inventory_is_valid(inventory: Path):
@@ -177,7 +159,8 @@ def _server_up(metrics_text: str, server: str) -> list[tuple[dict[str, str], flo
 
 
 def test_exporter_sees_the_new_server(inventory: Path):
-    deployed = playbook(inventory, "monitoring.yml", *monitoring_extra_args())
+    # pip on monitor.lab trusts what this machine's pip trusts: `lab up` sees to it.
+    deployed = playbook(inventory, "monitoring.yml")
     assert deployed.returncode == 0, deployed.stdout[-4000:] + deployed.stderr
     password = yaml.safe_load((inventory / "group_vars" / "all" / "vault.yml").read_text())[
         "vault_exporter_basic_auth_password"]
