@@ -142,6 +142,29 @@ def test_up_repairs_only_what_is_missing(test_lab: Path) -> None:
     assert meetfleet("status", inventory=test_lab).returncode == 0
 
 
+def test_up_recreates_a_host_whose_processes_were_killed_behind_podman(test_lab: Path) -> None:
+    # What a sandbox that kills every process but keeps /run leaves behind (CI found it):
+    # podman still says running, yet can neither exec, stop nor start the container.
+    pids = subprocess.run(["podman", "inspect", "t-a.labtest", "--format", "{{.State.ConmonPid}} {{.State.Pid}}"],
+                          check=True, capture_output=True, text=True, timeout=60).stdout.split()
+    for pid in pids:
+        os.kill(int(pid), 9)
+    stale = meetfleet("status", "--json", inventory=test_lab)
+    assert stale.returncode == 1
+    assert {h["host"]: h["container"] for h in json.loads(stale.stdout)["hosts"]} == {
+        "t-a.labtest": "stale", "t-b.labtest": "running"}
+
+    repaired = meetfleet("up", "--json", inventory=test_lab)
+    assert repaired.returncode == 0, repaired.stderr
+    steps = {s["item"]: s for s in json.loads(repaired.stdout)["steps"]}
+    assert steps["host t-a.labtest"]["outcome"] == "recreated"
+    assert "rerun the playbooks" in steps["host t-a.labtest"]["detail"]
+    assert steps["host t-b.labtest"]["outcome"] == "present"
+    assert meetfleet("status", inventory=test_lab).returncode == 0
+    resolve = ansible(test_lab, "t-b.labtest", "-m", "ansible.builtin.command", "-a", "getent hosts t-a.labtest")
+    assert resolve.returncode == 0, resolve.stdout + resolve.stderr
+
+
 def test_down_removes_exactly_the_lab(test_lab: Path) -> None:
     subprocess.run(["podman", "run", "-d", "--name", UNRELATED, "--label", "meetfleet.lab=labtest-other",
                     "localhost/meetfleet-lab:bookworm", "sleep", "600"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from meetfleet.lab.settings import SETUP_HINT
@@ -54,6 +55,33 @@ def inspect_container(name: str) -> dict[str, Any] | None:
         return None
     data = json.loads(result.stdout)
     return data[0] if data else None
+
+
+# podman's own record of a container whose processes were killed behind its back (a sandbox or
+# machine that kills every process but keeps /run) still says running or stopping; podman can
+# then neither exec, stop nor start it, only remove it.
+STALE = "stale"
+_LIVE_STATES = frozenset({"running", "stopping", "paused"})
+
+
+def container_state(info: dict[str, Any]) -> str:
+    """podman's state of the container, or STALE when podman says it lives but its process is gone."""
+    state = info.get("State") or {}
+    status = str(state.get("Status") or "unknown")
+    if status in _LIVE_STATES and not _process_alive(int(state.get("Pid") or 0)):
+        return STALE
+    return status
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether the process runs; a killed one whose dead parent left it unreaped is a zombie, not alive."""
+    if pid <= 0:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in {"Z", "X"}
 
 
 def labelled(kind: str, label: str) -> list[str]:

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 from meetfleet.lab.hosts import LabHost
-from meetfleet.lab.podman import LabError, inspect_container, podman
+from meetfleet.lab.podman import LabError, container_state, inspect_container, podman
 from meetfleet.lab.settings import LABEL_KEY, LabSettings
 from meetfleet.lab.ssh import answers_ssh
 
@@ -19,7 +19,7 @@ STATUS_COLUMNS = ("host", "container", "systemd", "ssh", "port", "healthy")
 class HostStatus:
     host: str
     port: int
-    container: str  # podman's state (running, exited...), "missing" or "not the lab's"
+    container: str  # podman's state (running, exited...), "stale", "missing" or "not the lab's"
     systemd: str  # `systemctl is-system-running` (running, degraded, starting...) or "-"
     ssh: bool
 
@@ -38,7 +38,7 @@ def probe_host(host: LabHost, settings: LabSettings) -> HostStatus:
     labels = info.get("Config", {}).get("Labels") or {}
     if labels.get(LABEL_KEY) != settings.label_value:
         return HostStatus(host.name, host.ssh_port, "not the lab's", "-", ssh=False)
-    state = info.get("State", {}).get("Status", "unknown")
+    state = container_state(info)
     systemd = "-"
     if state == "running":
         try:

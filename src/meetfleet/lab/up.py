@@ -1,7 +1,7 @@
 """`lab up`: make whatever the lab is missing, then wait until every host answers SSH.
 
-Each step reports `present` (nothing to do), `created`, `started` or `updated`, so a
-second run shows at a glance that it changed nothing.
+Each step reports `present` (nothing to do), `created`, `started`, `updated` or
+`recreated`, so a second run shows at a glance that it changed nothing.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
+
 from meetfleet.lab.containers_conf import ensure_containers_conf
 from meetfleet.lab.hosts import LabHost, LabInventory
 from meetfleet.lab.image import ensure_image
-from meetfleet.lab.podman import LabError, exists, inspect_container, podman, require_tool
+from meetfleet.lab.podman import STALE, LabError, container_state, exists, inspect_container, podman, require_tool
 from meetfleet.lab.settings import LABEL_KEY, LabSettings
 from meetfleet.lab.ssh import answers_ssh, ensure_key_pair, public_key_of
 from meetfleet.lab.trust import install_trust, machine_pip_bundle
@@ -34,7 +36,7 @@ _INSTALL_KEY = (
 @dataclass(frozen=True)
 class Step:
     item: str
-    outcome: str  # present, created, started, updated
+    outcome: str  # present, created, started, updated, recreated
     detail: str = ""
 
     def as_dict(self) -> dict[str, str]:
@@ -64,8 +66,11 @@ def ensure_containers(hosts: list[LabHost], settings: LabSettings, progress: Pro
             hint = (f" (another program holds port {host.ssh_port}: `ss -ltnp 'sport = :{host.ssh_port}'` "
                     "shows which; free it or change ansible_port)") if "address already in use" in str(exc) else ""
             raise LabError(f"host {host.name}: {exc}{hint}; `meetfleet lab up` can be rerun") from exc
+        detail = f"ssh 127.0.0.1:{host.ssh_port}"
+        if outcome == "recreated":
+            detail += " (was stale: rerun the playbooks)"
         progress(f"{host.name}: container {outcome}")
-        return Step(f"host {host.name}", outcome, f"ssh 127.0.0.1:{host.ssh_port}")
+        return Step(f"host {host.name}", outcome, detail)
 
     steps: list[Step] = []
     errors: list[str] = []
@@ -108,16 +113,21 @@ def _ensure_network(settings: LabSettings) -> str:
 def _ensure_container(host: LabHost, settings: LabSettings) -> str:
     info = inspect_container(host.name)
     if info is None:
-        podman(*host.run_args(settings), timeout=120)
-        _install_key(host)
-        _install_machine_trust(host)
+        _create_container(host, settings)
         return "created"
     mismatch = container_mismatch(info, host, settings)
     if mismatch:
         raise LabError(f"container {host.name} exists but {mismatch}; remove it "
                        f"(`podman rm -f {host.name}`, or `meetfleet lab down` for the whole lab) and rerun")
+    state = container_state(info)
+    if state == STALE:
+        # podman can only remove such a container. What was deployed on it goes with it,
+        # so the playbooks must run again: the step's detail says so.
+        _remove_stale(host.name)
+        _create_container(host, settings)
+        return "recreated"
     outcome = "present"
-    if info.get("State", {}).get("Status") != "running":
+    if state != "running":
         podman("start", host.name, timeout=120)
         outcome = "started"
     key_added = _install_key(host) == "added"
@@ -125,6 +135,19 @@ def _ensure_container(host: LabHost, settings: LabSettings) -> str:
     if (key_added or trust_added) and outcome == "present":
         outcome = "updated"
     return outcome
+
+
+@retry(retry=retry_if_exception_type(LabError), stop=stop_after_attempt(4), wait=wait_fixed(1), reraise=True)
+def _remove_stale(name: str) -> None:
+    # Right after the processes died, podman may still be settling the state and refuse
+    # ("container state improper"); a moment later the same removal goes through.
+    podman("rm", "--force", "--time", "0", name, timeout=120)
+
+
+def _create_container(host: LabHost, settings: LabSettings) -> None:
+    podman(*host.run_args(settings), timeout=120)
+    _install_key(host)
+    _install_machine_trust(host)
 
 
 def _install_machine_trust(host: LabHost) -> str:
