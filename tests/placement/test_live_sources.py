@@ -265,3 +265,17 @@ def test_placement_compares_hours_of_the_week(backfilled, tmp_path: Path) -> Non
     eu1_capacity = next(s for s in capacity["servers"] if s["server"] == EU1)
     assert eu1_capacity["spare"] == pytest.approx(100)
     assert eu1_capacity["tightest_hour"].endswith("Europe/Berlin")
+
+
+def test_tenant_add_places_by_the_tenants_own_time_zone(backfilled, tmp_path: Path) -> None:
+    prometheus, inventory, _ = backfilled
+    copy = tmp_path / "inventory"
+    shutil.copytree(inventory, copy)
+    common = ["--inventory", str(copy), "--prometheus", prometheus.url, "--window", "28d"]
+    result = run("tenant", "add", "pacific-choir", "--plan", "medium", "--region", "eu",
+                 "--timezone", "America/Vancouver", *common)
+    assert result.exit_code == 0, result.output
+    recorded = load_inventory(copy).tenants["pacific-choir"]
+    # Placed as `place --timezone America/Vancouver` places it (Europe's night is eu-1's free
+    # time), not as a Berlin tenant (eu-2), and its time zone is recorded for later decisions.
+    assert (recorded.bbb_server, recorded.timezone) == (EU1, "America/Vancouver")

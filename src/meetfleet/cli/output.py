@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from meetfleet.fleet.errors import InventoryError
+from meetfleet.fleet.lock import InventoryBusyError
 
 # Exit codes, the same for every subcommand (documented in README.md).
 EXIT_OK = 0
@@ -68,3 +69,5 @@ def exit_on(error: type[Exception], code: int, render: Callable[[Exception], str
 
 # An invalid inventory is bad input: every problem, then exit 2.
 handle_inventory_errors = exit_on(InventoryError, EXIT_BAD_INPUT, lambda exc: exc.render())
+# Another command kept the inventory's write lock: a failure to retry, exit 1.
+handle_busy_inventory = exit_on(InventoryBusyError, EXIT_FAILURE)

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from meetfleet.cli.output import bad_input, console, handle_inventory_errors, json_option, print_json
+from meetfleet.cli.output import (
+    bad_input,
+    console,
+    handle_busy_inventory,
+    handle_inventory_errors,
+    json_option,
+    print_json,
+)
 from meetfleet.cli.placement import inventory_option
 from meetfleet.fleet import ServerState, load_inventory
 from meetfleet.fleet.writer import set_host_var
@@ -49,6 +56,7 @@ def _state_command(verb: str, state: ServerState, doc: str):
     @inventory_option
     @json_option
     @handle_inventory_errors
+    @handle_busy_inventory
     def command(name: str, inventory_dir: Path, as_json: bool) -> None:
         _set_state(inventory_dir, name, state, as_json)
 

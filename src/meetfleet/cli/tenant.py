@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from meetfleet.cli.output import bad_input, console, fail, handle_inventory_errors, json_option, print_json
+from meetfleet.cli.output import (
+    bad_input,
+    console,
+    fail,
+    handle_busy_inventory,
+    handle_inventory_errors,
+    json_option,
+    print_json,
+)
 from meetfleet.cli.placement import (
     capacity_source_options,
     decide_or_exit,
@@ -16,6 +24,7 @@ from meetfleet.cli.placement import (
 )
 from meetfleet.cli.placement import explain as explain_placement
 from meetfleet.fleet import load_inventory
+from meetfleet.fleet.lock import inventory_lock
 from meetfleet.fleet.writer import set_tenant
 from meetfleet.placement import Observations, PlacementSettings
 from meetfleet.placement.decide import evaluate
@@ -41,13 +50,25 @@ def tenant() -> None:
 @capacity_source_options
 @json_option
 @handle_inventory_errors
+@handle_busy_inventory
 def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: str | None, timezone: str | None,
         origin_server_names: tuple[str, ...], explain: bool, inventory_dir: Path,
         observe: Callable[[], Observations], settings: PlacementSettings, as_json: bool) -> None:
-    """Place tenant NAME on the server with the most spare capacity and record it.
+    """Place tenant NAME (the rule: docs/placement.md) and record it in the inventory.
 
-    Exit 0 once recorded, 1 when no server can take it (nothing written), 2 on bad input.
+    Exit 0 once recorded, 1 when no server can take it or another command holds the
+    inventory (nothing written), 2 on bad input.
     """
+    # Read, decide and write under the lock: two concurrent adds must neither lose a tenant
+    # nor both count on the same spare capacity.
+    with inventory_lock(inventory_dir):
+        _add(name, plan, region, greenlight, sso_client, timezone, origin_server_names, explain, inventory_dir,
+             observe, settings, as_json)
+
+
+def _add(name: str, plan: str, region: str, greenlight: str | None, sso_client: str | None, timezone: str | None,
+         origin_server_names: tuple[str, ...], explain: bool, inventory_dir: Path,
+         observe: Callable[[], Observations], settings: PlacementSettings, as_json: bool) -> None:
     fleet = load_inventory(inventory_dir)
     if name in fleet.tenants:
         bad_input(f"tenant {name!r} already exists (on {fleet.tenants[name].bbb_server or 'no server'}); "
@@ -76,12 +97,20 @@ def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: s
 @capacity_source_options
 @json_option
 @handle_inventory_errors
+@handle_busy_inventory
 def move(name: str, target: str, force: bool, explain: bool, inventory_dir: Path,
          observe: Callable[[], Observations], settings: PlacementSettings, as_json: bool) -> None:
     """Move tenant NAME to SERVER, after checking SERVER can take its expected peak.
 
-    Exit 0 once recorded, 1 when SERVER cannot take it (nothing written), 2 on bad input.
+    Exit 0 once recorded, 1 when SERVER cannot take it or another command holds the
+    inventory (nothing written), 2 on bad input.
     """
+    with inventory_lock(inventory_dir):
+        _move(name, target, force, explain, inventory_dir, observe, settings, as_json)
+
+
+def _move(name: str, target: str, force: bool, explain: bool, inventory_dir: Path,
+          observe: Callable[[], Observations], settings: PlacementSettings, as_json: bool) -> None:
     fleet = load_inventory(inventory_dir)
     if name not in fleet.tenants:
         bad_input(f"no tenant {name!r} in {inventory_dir} (it has: {', '.join(sorted(fleet.tenants)) or 'none'})")

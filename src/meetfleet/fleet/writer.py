@@ -6,7 +6,8 @@ indentation kept); the whole inventory is validated again with the edit applied,
 overlay directory of symlinks (no copy of any secret); only then is the new text
 written to a temporary file beside the original, fsynced, given the original's mode and
 moved over it with os.replace. Any failure before the rename leaves the inventory
-byte-for-byte as it was; a rerun starts from scratch.
+byte-for-byte as it was; a rerun starts from scratch. All of it happens under the
+inventory's lock (fleet/lock.py), so concurrent writers cannot lose each other's edits.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from meetfleet.fleet.errors import InventoryError, Problem
 from meetfleet.fleet.loader import load_inventory
+from meetfleet.fleet.lock import inventory_lock
 from meetfleet.fleet.model import Fleet
 from meetfleet.fleet.yamlio import VAULT_HEADER
 
@@ -148,19 +150,20 @@ def edit_file(directory: str | Path, path: Path, mutate: Callable[[CommentedMap]
     file as it was, when the inventory does not validate before or after the edit.
     """
     directory = Path(directory)
-    try:
-        load_inventory(directory)
-    except InventoryError as exc:
-        raise InventoryWriteError(f"{what}: the inventory does not validate as it is", exc.problems) from exc
-    new_text = _render(path, mutate)
-    with _overlay(directory, path, new_text) as overlay:
+    with inventory_lock(directory):
         try:
-            fleet = load_inventory(overlay)  # exactly what the directory holds once replaced
+            load_inventory(directory)
         except InventoryError as exc:
-            raise InventoryWriteError(f"{what}: the inventory would not validate",
-                                      _unoverlay(exc.problems, overlay, directory)) from exc
-    _replace_atomically(path, new_text)
-    return fleet
+            raise InventoryWriteError(f"{what}: the inventory does not validate as it is", exc.problems) from exc
+        new_text = _render(path, mutate)
+        with _overlay(directory, path, new_text) as overlay:
+            try:
+                fleet = load_inventory(overlay)  # exactly what the directory holds once replaced
+            except InventoryError as exc:
+                raise InventoryWriteError(f"{what}: the inventory would not validate",
+                                          _unoverlay(exc.problems, overlay, directory)) from exc
+        _replace_atomically(path, new_text)
+        return fleet
 
 
 # --- where keys live ------------------------------------------------------------------

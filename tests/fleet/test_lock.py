@@ -1,0 +1,88 @@
+"""One inventory writer at a time: concurrent writers lose nothing, a busy inventory is a clear exit 1."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from meetfleet.cli.main import cli
+from meetfleet.fleet import load_inventory
+from meetfleet.fleet.lock import InventoryBusyError, inventory_lock
+from meetfleet.fleet.writer import set_tenant
+from tests.helpers import snapshot
+
+WRITERS = 8
+
+
+def _add_tenant(directory: str, index: int) -> None:
+    set_tenant(directory, f"coop-{index}", {"plan": "small", "region": "eu", "bbb_server": "bbb-eu-2.example.coop"},
+               create=True)
+
+
+def test_concurrent_writers_lose_no_tenant(example_copy: Path) -> None:
+    # Each process reads tenants.yml, adds one tenant and renames its version over the file:
+    # without the lock, a later rename drops what an earlier one added.
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_add_tenant, args=(str(example_copy), i)) for i in range(WRITERS)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert [w.exitcode for w in workers] == [0] * WRITERS
+    assert {f"coop-{i}" for i in range(WRITERS)} <= set(load_inventory(example_copy).tenants)
+
+
+def test_the_lock_is_reentrant_in_a_thread_and_exclusive_across_threads(example_copy: Path) -> None:
+    with inventory_lock(example_copy), inventory_lock(example_copy):
+        other: list[BaseException] = []
+        thread = threading.Thread(target=lambda: _try_lock(example_copy, other))
+        thread.start()
+        thread.join()
+        assert len(other) == 1 and isinstance(other[0], InventoryBusyError)
+    with inventory_lock(example_copy, wait_seconds=0):  # released by the outer exit
+        pass
+
+
+def _try_lock(directory: Path, errors: list[BaseException]) -> None:
+    try:
+        with inventory_lock(directory, wait_seconds=0.2):
+            pass
+    except InventoryBusyError as exc:
+        errors.append(exc)
+
+
+@pytest.mark.parametrize("args", [
+    ["server", "cordon", "bbb-eu-2.example.coop"],
+    ["tenant", "move", "bakery-collective", "--to", "bbb-eu-2.example.coop", "--force"],
+])
+def test_a_busy_inventory_is_exit_1_and_nothing_written(example_copy: Path, monkeypatch, args: list[str]) -> None:
+    monkeypatch.setattr("meetfleet.fleet.lock.WAIT_SECONDS", 0.3)
+    before = snapshot(example_copy)
+    holder = multiprocessing.get_context("spawn").Process(target=_hold_lock, args=(str(example_copy),))
+    ready = example_copy.parent / "locked"
+    holder.start()
+    try:
+        for _ in range(200):
+            if ready.exists():
+                break
+            holder.join(0.05)
+        result = CliRunner().invoke(cli, [*args, "--inventory", str(example_copy)])
+    finally:
+        holder.terminate()
+        holder.join(10)
+    assert result.exit_code == 1, result.output
+    assert "another meetfleet command has been writing this inventory" in result.output
+    assert "nothing was changed" in result.output
+    assert snapshot(example_copy) == before
+
+
+def _hold_lock(directory: str) -> None:
+    import time
+
+    with inventory_lock(directory):
+        (Path(directory).parent / "locked").touch()
+        time.sleep(30)
