@@ -125,21 +125,30 @@ def test_second_up_changes_nothing_and_status_is_healthy(test_lab: Path) -> None
         (host, "running", "running", True) for host in HOSTS}
 
 
+def container_states(inventory: Path) -> dict[str, str]:
+    """`lab status --json` of an unhealthy lab (exit 1): each host's container state."""
+    status = meetfleet("status", "--json", inventory=inventory)
+    assert status.returncode == 1, status.stdout + status.stderr
+    return {h["host"]: h["container"] for h in json.loads(status.stdout)["hosts"]}
+
+
+def up_repairs(inventory: Path) -> dict[str, dict[str, str]]:
+    """`lab up --json` steps by item, once the lab is healthy again."""
+    repaired = meetfleet("up", "--json", inventory=inventory)
+    assert repaired.returncode == 0, repaired.stderr
+    assert meetfleet("status", inventory=inventory).returncode == 0
+    return {s["item"]: s for s in json.loads(repaired.stdout)["steps"]}
+
+
 def test_up_repairs_only_what_is_missing(test_lab: Path) -> None:
     subprocess.run(["podman", "stop", "-t", "2", "t-a.labtest"], check=True, capture_output=True, timeout=120)
     subprocess.run(["podman", "rm", "-f", "t-b.labtest"], check=True, capture_output=True, timeout=120)
-    stopped = meetfleet("status", "--json", inventory=test_lab)
-    assert stopped.returncode == 1
-    assert {h["host"]: h["container"] for h in json.loads(stopped.stdout)["hosts"]} == {
-        "t-a.labtest": "exited", "t-b.labtest": "missing"}
+    assert container_states(test_lab) == {"t-a.labtest": "exited", "t-b.labtest": "missing"}
 
-    repaired = meetfleet("up", "--json", inventory=test_lab)
-    assert repaired.returncode == 0, repaired.stderr
-    outcomes = {s["item"]: s["outcome"] for s in json.loads(repaired.stdout)["steps"]}
+    outcomes = {item: step["outcome"] for item, step in up_repairs(test_lab).items()}
     assert outcomes.pop("host t-a.labtest") == "started"
     assert outcomes.pop("host t-b.labtest") == "created"
     assert set(outcomes.values()) == {"present"}
-    assert meetfleet("status", inventory=test_lab).returncode == 0
 
 
 def test_up_recreates_a_host_whose_processes_were_killed_behind_podman(test_lab: Path) -> None:
@@ -149,18 +158,12 @@ def test_up_recreates_a_host_whose_processes_were_killed_behind_podman(test_lab:
                           check=True, capture_output=True, text=True, timeout=60).stdout.split()
     for pid in pids:
         os.kill(int(pid), 9)
-    stale = meetfleet("status", "--json", inventory=test_lab)
-    assert stale.returncode == 1
-    assert {h["host"]: h["container"] for h in json.loads(stale.stdout)["hosts"]} == {
-        "t-a.labtest": "stale", "t-b.labtest": "running"}
+    assert container_states(test_lab) == {"t-a.labtest": "stale", "t-b.labtest": "running"}
 
-    repaired = meetfleet("up", "--json", inventory=test_lab)
-    assert repaired.returncode == 0, repaired.stderr
-    steps = {s["item"]: s for s in json.loads(repaired.stdout)["steps"]}
+    steps = up_repairs(test_lab)
     assert steps["host t-a.labtest"]["outcome"] == "recreated"
     assert "rerun the playbooks" in steps["host t-a.labtest"]["detail"]
     assert steps["host t-b.labtest"]["outcome"] == "present"
-    assert meetfleet("status", inventory=test_lab).returncode == 0
     resolve = ansible(test_lab, "t-b.labtest", "-m", "ansible.builtin.command", "-a", "getent hosts t-a.labtest")
     assert resolve.returncode == 0, resolve.stdout + resolve.stderr
 
