@@ -200,3 +200,25 @@ def test_down_removes_exactly_the_lab(test_lab: Path) -> None:
     gone = meetfleet("status", inventory=test_lab)
     assert gone.returncode == 1
     assert "missing" in gone.stdout
+
+
+def test_prepare_removes_stale_molecule_containers_only() -> None:
+    stale, alive = "meetfleet-molecule-stale-test", "meetfleet-molecule-alive-test"
+    for name in (stale, alive):
+        subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, timeout=60)
+        subprocess.run(["podman", "run", "-d", "--name", name, "localhost/meetfleet-lab:bookworm", "sleep", "600"],
+                       check=True, capture_output=True, timeout=120)
+    try:
+        pids = subprocess.run(["podman", "inspect", stale, "--format", "{{.State.ConmonPid}} {{.State.Pid}}"],
+                              check=True, capture_output=True, text=True, timeout=60).stdout.split()
+        for pid in pids:
+            os.kill(int(pid), 9)
+        prepared = meetfleet("prepare", "--json")
+        assert prepared.returncode == 0, prepared.stderr
+        removed = [s for s in json.loads(prepared.stdout)["steps"] if s["outcome"] == "removed"]
+        assert [s["item"] for s in removed] == [f"container {stale}"]
+        assert stale not in podman_names()
+        assert alive in podman_names()
+    finally:
+        for name in (stale, alive):
+            subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, timeout=60)

@@ -10,6 +10,8 @@ DEFAULT_LABEL_VALUE = "1"
 DEFAULT_NETWORK = "meetfleet-lab"
 DEFAULT_IMAGE = "localhost/meetfleet-lab:bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+# molecule/*/molecule.yml name their platforms with this prefix.
+MOLECULE_CONTAINER_PREFIX = "meetfleet-molecule-"
 CONTAINERS_CONF = Path("/etc/containers/containers.conf")
 SETUP_HINT = "run `bash scripts/setup.sh` as root (it installs podman, runc and debootstrap)"
 

@@ -19,7 +19,7 @@ from meetfleet.lab.containers_conf import ensure_containers_conf
 from meetfleet.lab.hosts import LabHost, LabInventory
 from meetfleet.lab.image import ensure_image
 from meetfleet.lab.podman import STALE, LabError, container_state, exists, inspect_container, podman, require_tool
-from meetfleet.lab.settings import LABEL_KEY, LabSettings
+from meetfleet.lab.settings import LABEL_KEY, MOLECULE_CONTAINER_PREFIX, LabSettings
 from meetfleet.lab.ssh import answers_ssh, ensure_key_pair, public_key_of
 from meetfleet.lab.trust import install_trust, machine_pip_bundle
 from meetfleet.lab.vault import ensure_vault, required_keys
@@ -36,7 +36,7 @@ _INSTALL_KEY = (
 @dataclass(frozen=True)
 class Step:
     item: str
-    outcome: str  # present, created, started, updated, recreated
+    outcome: str  # present, created, started, updated, recreated, removed
     detail: str = ""
 
     def as_dict(self) -> dict[str, str]:
@@ -92,7 +92,20 @@ def prepare_machine(settings: LabSettings, progress: Progress) -> list[Step]:
     return [
         Step(_short(settings.containers_conf), "updated" if changed else "present", ", ".join(changed)),
         Step(f"image {settings.image}", ensure_image(settings, progress)),
+        *remove_stale_molecule_containers(),
     ]
+
+
+def remove_stale_molecule_containers() -> list[Step]:
+    """Molecule instances left stale by a killed run: molecule's own destroy may be refused on them."""
+    names = podman("ps", "--all", "--format", "{{.Names}}").stdout.split()
+    steps = []
+    for name in names:
+        info = inspect_container(name) if name.startswith(MOLECULE_CONTAINER_PREFIX) else None
+        if info is not None and container_state(info) == STALE:
+            _remove_stale(name)
+            steps.append(Step(f"container {name}", "removed", "stale: its processes had died outside podman"))
+    return steps
 
 
 def _short(path: Path) -> str:
