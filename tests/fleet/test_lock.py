@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -81,8 +82,6 @@ def test_a_busy_inventory_is_exit_1_and_nothing_written(example_copy: Path, monk
 
 
 def _hold_lock(directory: str) -> None:
-    import time
-
     with inventory_lock(directory):
         (Path(directory).parent / "locked").touch()
         time.sleep(30)

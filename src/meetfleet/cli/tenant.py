@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -31,6 +33,18 @@ from meetfleet.placement.decide import evaluate
 from meetfleet.placement.spare import LoadModel
 
 
+def holding_inventory_lock(command: Callable) -> Callable:
+    """Run the command under its inventory's write lock: reading, deciding and writing as one, so two
+    concurrent adds neither lose a tenant nor both count on the same spare capacity."""
+
+    @wraps(command)
+    def locked(*args: Any, inventory_dir: Path, **kwargs: Any) -> None:
+        with inventory_lock(inventory_dir):
+            command(*args, inventory_dir=inventory_dir, **kwargs)
+
+    return handle_busy_inventory(locked)
+
+
 @click.group()
 def tenant() -> None:
     """Add member organisations and move them between BBB servers."""
@@ -50,7 +64,7 @@ def tenant() -> None:
 @capacity_source_options
 @json_option
 @handle_inventory_errors
-@handle_busy_inventory
+@holding_inventory_lock
 def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: str | None, timezone: str | None,
         origin_server_names: tuple[str, ...], explain: bool, inventory_dir: Path,
         observe: Callable[[], Observations], settings: PlacementSettings, as_json: bool) -> None:
@@ -59,16 +73,6 @@ def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: s
     Exit 0 once recorded, 1 when no server can take it or another command holds the
     inventory (nothing written), 2 on bad input.
     """
-    # Read, decide and write under the lock: two concurrent adds must neither lose a tenant
-    # nor both count on the same spare capacity.
-    with inventory_lock(inventory_dir):
-        _add(name, plan, region, greenlight, sso_client, timezone, origin_server_names, explain, inventory_dir,
-             observe, settings, as_json)
-
-
-def _add(name: str, plan: str, region: str, greenlight: str | None, sso_client: str | None, timezone: str | None,
-         origin_server_names: tuple[str, ...], explain: bool, inventory_dir: Path,
-         observe: Callable[[], Observations], settings: PlacementSettings, as_json: bool) -> None:
     fleet = load_inventory(inventory_dir)
     if name in fleet.tenants:
         bad_input(f"tenant {name!r} already exists (on {fleet.tenants[name].bbb_server or 'no server'}); "
@@ -97,7 +101,7 @@ def _add(name: str, plan: str, region: str, greenlight: str | None, sso_client: 
 @capacity_source_options
 @json_option
 @handle_inventory_errors
-@handle_busy_inventory
+@holding_inventory_lock
 def move(name: str, target: str, force: bool, explain: bool, inventory_dir: Path,
          observe: Callable[[], Observations], settings: PlacementSettings, as_json: bool) -> None:
     """Move tenant NAME to SERVER, after checking SERVER can take its expected peak.
@@ -105,12 +109,6 @@ def move(name: str, target: str, force: bool, explain: bool, inventory_dir: Path
     Exit 0 once recorded, 1 when SERVER cannot take it or another command holds the
     inventory (nothing written), 2 on bad input.
     """
-    with inventory_lock(inventory_dir):
-        _move(name, target, force, explain, inventory_dir, observe, settings, as_json)
-
-
-def _move(name: str, target: str, force: bool, explain: bool, inventory_dir: Path,
-          observe: Callable[[], Observations], settings: PlacementSettings, as_json: bool) -> None:
     fleet = load_inventory(inventory_dir)
     if name not in fleet.tenants:
         bad_input(f"no tenant {name!r} in {inventory_dir} (it has: {', '.join(sorted(fleet.tenants)) or 'none'})")
