@@ -15,7 +15,7 @@ command -v apt-get >/dev/null || die "needs Debian or Ubuntu (apt-get not found)
 # --- Debian packages --------------------------------------------------------------------
 # podman + runc (crun fails on hybrid cgroups) + debootstrap (builds the lab image);
 # prometheus for the placement tests (its service is kept off, see below).
-packages=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs prometheus
+packages=(podman runc iptables debootstrap uidmap slirp4netns fuse-overlayfs prometheus
           openssh-client python3-venv python3-pip git tar ca-certificates)
 optional=(netavark aardvark-dns)   # podman's network stack and its DNS (names between hosts)
 

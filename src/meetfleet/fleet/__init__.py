@@ -4,8 +4,10 @@ from meetfleet.fleet.errors import InventoryError, Problem
 from meetfleet.fleet.loader import host_groups, host_variables, load_inventory
 from meetfleet.fleet.model import (
     BbbServer,
+    CapacitySource,
     Fleet,
     Host,
+    PlacementPolicy,
     Plan,
     Region,
     ServerState,
@@ -14,9 +16,11 @@ from meetfleet.fleet.model import (
 
 __all__ = [
     "BbbServer",
+    "CapacitySource",
     "Fleet",
     "Host",
     "InventoryError",
+    "PlacementPolicy",
     "Plan",
     "Problem",
     "Region",

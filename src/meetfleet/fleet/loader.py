@@ -28,10 +28,12 @@ from meetfleet.fleet.model import (
     HCLOUD_LOCATIONS,
     ROLE_GROUPS,
     BbbServer,
+    CapacitySource,
     Fleet,
     HcloudSource,
     Host,
     Plan,
+    PlacementPolicy,
     Region,
     ServerState,
     StaticSource,
@@ -40,7 +42,8 @@ from meetfleet.fleet.model import (
 from meetfleet.fleet.yamlio import YamlDoc, read_yaml
 
 INVENTORY_FILES = ("hosts.yml", "hosts.yaml")
-FLEET_KEYS = ("fleet_regions", "fleet_plans", "fleet_tenants")
+# Fleet-wide keys: each defined once, in group_vars/all/.
+FLEET_KEYS = ("fleet_regions", "fleet_plans", "fleet_tenants", "fleet_capacity_source", "fleet_placement_policy")
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?$")
 
 
@@ -437,9 +440,36 @@ def _build(raw: _Raw) -> Fleet | None:
                 continue
             raw.problems.append(where.problem(f"fleet_tenants.{tenant.name}.{problem[0]}", problem[1]))
 
+    capacity_source = _fleet_setting(raw, "fleet_capacity_source", CapacitySource)
+    policy = _fleet_policy(raw)
     if raw.problems:
         return None
-    return Fleet(regions=regions, plans=plans, hosts=hosts, tenants=tenants)
+    return Fleet(regions=regions, plans=plans, hosts=hosts, tenants=tenants,
+                 capacity_source=capacity_source, placement_policy=policy)
+
+
+def _fleet_setting(raw: _Raw, key: str, model: type[BaseModel]) -> Any:
+    """A fleet-wide mapping validated as `model`; None when the key is absent."""
+    entry = raw.fleet.get(key)
+    if entry is None or entry[0].value is None:
+        return None
+    sourced, doc = entry
+    if not isinstance(sourced.value, dict):
+        raw.problems.append(sourced.problem(key, "must be a mapping"))
+        return None
+    return _validate(raw, model, dict(sourced.value), sourced, key, doc, sourced.value)
+
+
+def _fleet_policy(raw: _Raw) -> PlacementPolicy:
+    entry = raw.fleet.get("fleet_placement_policy")
+    if entry is None or entry[0].value is None:
+        return PlacementPolicy.MOST_SPARE
+    value = entry[0].value
+    if value not in {p.value for p in PlacementPolicy}:
+        raw.problems.append(entry[0].problem("fleet_placement_policy", f"unknown policy {value!r} (one of: "
+                                             f"{', '.join(p.value for p in PlacementPolicy)})"))
+        return PlacementPolicy.MOST_SPARE
+    return PlacementPolicy(value)
 
 
 def _tenant_problems(tenant: Tenant, regions: dict[str, Region], plans: dict[str, Plan],

@@ -108,6 +108,34 @@ class Tenant(_Strict):
     timezone: str | None = None
 
 
+class PlacementPolicy(StrEnum):
+    """How placement chooses among the servers that can take a newcomer (fleet_placement_policy).
+
+    most_spare: the server with the most spare capacity left once placed (the mission's rule).
+    pack: the fullest server that is safe even at every recent tenant's plan cap, keeping
+    the emptiest servers free for the next big tenant; the most spare when none is that safe.
+    """
+
+    MOST_SPARE = "most_spare"
+    PACK = "pack"
+
+
+class CapacitySource(_Strict):
+    """Where operators' commands read the fleet's capacity (fleet_capacity_source).
+
+    `kind` prometheus: its query API at `url` (with history); exporter: the capacity
+    exporter's /metrics at `url` (a snapshot). Basic-auth credentials: `username`, and the
+    password from the environment (MEETFLEET_CAPACITY_PASSWORD) or from the inventory
+    variable named by `password_variable` (a vault variable): never on a command line.
+    """
+
+    kind: Literal["prometheus", "exporter"]
+    url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s]*)?$", max_length=2048)]
+    username: Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\s:]+$")] | None = None
+    password_variable: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")] | None = None
+    ca_file: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+
+
 class Fleet(_Strict):
     """The whole validated inventory."""
 
@@ -115,6 +143,8 @@ class Fleet(_Strict):
     plans: dict[str, Plan]
     hosts: dict[str, Host]
     tenants: dict[str, Tenant]
+    capacity_source: CapacitySource | None = None
+    placement_policy: PlacementPolicy = PlacementPolicy.MOST_SPARE
 
     @property
     def bbb_servers(self) -> dict[str, Host]:
