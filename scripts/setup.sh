@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Set up this machine for meetfleet, as root, on Debian 12 or Ubuntu: the Debian packages
-# the lab and the tests need, and .venv with this project and its pinned tools.
+# Set up this machine for meetfleet, as root, on Debian 12 or 13 or Ubuntu: the Debian
+# packages the lab and the tests need, .venv with this project and its pinned tools, the
+# lab's podman settings and base image; then set-up proves itself (meetfleet.lab.doctor:
+# every tool the lab and the tests call, and a container reaching another by name).
 # Idempotent: run it again at any time; it skips what is already there.
 set -euo pipefail
 
@@ -13,8 +15,10 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 2; }
 command -v apt-get >/dev/null || die "needs Debian or Ubuntu (apt-get not found)"
 
 # --- Debian packages --------------------------------------------------------------------
-# podman + runc (crun fails on hybrid cgroups) + debootstrap (builds the lab image);
-# prometheus for the placement tests (its service is kept off, see below).
+# podman + runc (crun fails on hybrid cgroups) + iptables (netavark's firewall backend:
+# without it every `podman run` on a network fails) + debootstrap (builds the lab image);
+# prometheus for the placement tests (its service is kept off, see below). The same names
+# exist on Debian 12 (podman 4.3) and 13 (podman 5.4).
 packages=(podman runc iptables debootstrap uidmap slirp4netns fuse-overlayfs prometheus
           openssh-client python3-venv python3-pip git tar ca-certificates)
 optional=(netavark aardvark-dns)   # podman's network stack and its DNS (names between hosts)
@@ -85,5 +89,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c 'import
     echo "$want" > "$stamp"
 else
     say ".venv: up to date with pyproject.toml"
+fi
+# --- podman settings, lab image, and the proof that it all works --------------------------
+say "meetfleet lab prepare (podman settings, the lab's base image: a minute or two the first time)"
+.venv/bin/meetfleet lab prepare
+say "checking what the lab and the tests will call"
+if ! .venv/bin/python -m meetfleet.lab.doctor; then
+    die "set-up check failed (above: what is missing, and the package to install)"
 fi
 say "done. \`source .venv/bin/activate\` puts meetfleet, ansible and molecule on the PATH"

@@ -13,6 +13,7 @@ from meetfleet.cli.main import cli
 from meetfleet.fleet import InventoryError
 from meetfleet.lab.hosts import load_lab_inventory
 from meetfleet.lab.settings import LabSettings
+from meetfleet.lab.up import published_ports
 from tests.conftest import LAB_INVENTORY, REPO
 
 
@@ -106,3 +107,48 @@ def test_without_podman_the_error_says_which_script_installs_it(monkeypatch: pyt
     result = CliRunner().invoke(cli, ["lab", "down", "--label", "never-made"])
     assert result.exit_code == 1
     assert "podman" in result.output and "scripts/setup.sh" in result.output
+
+
+def test_monitor_publishes_the_exporter_on_loopback_for_the_capacity_source() -> None:
+    inventory = load_lab_inventory(LAB_INVENTORY)
+    monitor = next(h for h in inventory.hosts if h.name == "monitor.lab")
+    assert monitor.published_ports == ((19840, 9840),)
+    args = monitor.run_args(LabSettings())
+    published = [b for a, b in itertools.pairwise(args) if a == "--publish"]
+    assert published == ["127.0.0.1:2228:22", "127.0.0.1:19840:9840"]
+    # what the lab's fleet_capacity_source reads is exactly that port
+    assert inventory.fleet.capacity_source is not None
+    assert inventory.fleet.capacity_source.url == "http://127.0.0.1:19840/metrics"
+    assert all(h.published_ports == () for h in inventory.hosts if h.name != "monitor.lab")
+
+
+@pytest.mark.parametrize("value", [["19840"], ["80:9840"], ["19840:22"], ["x:1"], "19840:9840", [19840]])
+def test_bad_published_ports_exit_2_naming_the_key(lab_copy: Path, value: object) -> None:
+    host_file = lab_copy / "host_vars" / "monitor.lab.yml"
+    text = host_file.read_text().split("lab_published_ports:")[0]
+    host_file.write_text(text + f"lab_published_ports: {value!r}\n".replace("'", '"'))
+    result = CliRunner().invoke(cli, ["lab", "status", "--inventory", str(lab_copy)])
+    assert result.exit_code == 2, result.output
+    assert "monitor.lab.lab_published_ports" in result.output
+    assert str(host_file) in result.output
+
+
+def test_published_port_taken_by_another_host_names_both(lab_copy: Path) -> None:
+    host_file = lab_copy / "host_vars" / "cloud.lab.yml"
+    host_file.write_text(host_file.read_text() + 'lab_published_ports: ["19840:80"]\n')
+    with pytest.raises(InventoryError) as caught:
+        load_lab_inventory(lab_copy)
+    [problem] = caught.value.problems
+    assert problem.file == lab_copy / "host_vars" / "monitor.lab.yml"
+    assert problem.key == "monitor.lab.lab_published_ports"
+    assert problem.message.startswith("port 19840 on 127.0.0.1 is also cloud.lab's")
+
+
+def test_published_ports_read_back_from_podman_inspect() -> None:
+    info = {"HostConfig": {"PortBindings": {
+        "22/tcp": [{"HostIp": "127.0.0.1", "HostPort": "2228"}],
+        "9840/tcp": [{"HostIp": "127.0.0.1", "HostPort": "19840"}],
+        "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}],
+    }}}
+    assert published_ports(info) == {(19840, 9840)}
+    assert published_ports({}) == set()

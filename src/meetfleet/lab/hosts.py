@@ -9,7 +9,8 @@ from typing import Any
 from meetfleet.fleet import Fleet, InventoryError, Problem, host_variables, load_inventory
 from meetfleet.lab.settings import LABEL_KEY, LabSettings
 
-CONNECTION_KEYS = ("ansible_port", "ansible_host", "ansible_user", "ansible_ssh_private_key_file")
+CONNECTION_KEYS = ("ansible_port", "ansible_host", "ansible_user", "ansible_ssh_private_key_file",
+                   "lab_published_ports")
 LOCAL_ADDRESSES = frozenset({"127.0.0.1", "localhost"})
 
 
@@ -22,6 +23,9 @@ class LabHost:
     ssh_user: str
     ssh_key: Path  # private key; its .pub goes into the container
     is_bbb: bool
+    # (port on this machine's 127.0.0.1, port in the container), from lab_published_ports:
+    # what this machine's own commands reach, e.g. the exporter that fleet_capacity_source names.
+    published_ports: tuple[tuple[int, int], ...] = ()
 
     def run_args(self, settings: LabSettings) -> list[str]:
         """`podman run` arguments that create this host's container."""
@@ -36,6 +40,8 @@ class LabHost:
             # (never the machine's): the lab verifies the real ruleset, as on a real host.
             "--cap-add", "NET_ADMIN",
             "--publish", f"127.0.0.1:{self.ssh_port}:22",
+            *(arg for outside, inside in self.published_ports
+              for arg in ("--publish", f"127.0.0.1:{outside}:{inside}")),
             settings.image, "/sbin/init",
         ]
 
@@ -62,11 +68,13 @@ def load_lab_inventory(directory: Path) -> LabInventory:
     for host in hosts:
         if host is None:
             continue
-        if host.ssh_port in by_port:
-            problems.append(Problem(_host_file(directory, host.name), f"{host.name}.ansible_port",
-                                    f"port {host.ssh_port} is also {by_port[host.ssh_port]}'s; "
-                                    "each lab host needs its own"))
-        by_port[host.ssh_port] = host.name
+        for port, key in ((host.ssh_port, "ansible_port"),
+                          *((outside, "lab_published_ports") for outside, _ in host.published_ports)):
+            if port in by_port:
+                problems.append(Problem(_host_file(directory, host.name), f"{host.name}.{key}",
+                                        f"port {port} on 127.0.0.1 is also {by_port[port]}'s; "
+                                        "each needs its own"))
+            by_port[port] = host.name
     if problems:
         raise InventoryError(problems)
     return LabInventory(directory, fleet, [h for h in hosts if h is not None])
@@ -93,8 +101,31 @@ def _lab_host(directory: Path, name: str, fleet: Fleet, connection: dict[str, An
     if not key:
         problems.append(Problem(directory / "group_vars" / "all", f"{name}.ansible_ssh_private_key_file",
                                 "is missing: the lab needs to know which key pair to make and install"))
-    if port is None or not key or address not in LOCAL_ADDRESSES:
+    published = _published_ports(where, name, connection.get("lab_published_ports"), problems)
+    if port is None or not key or address not in LOCAL_ADDRESSES or published is None:
         return None
     return LabHost(name=name, ssh_port=port, ssh_user=str(connection.get("ansible_user", "root")),
                    # relative paths are relative to where ansible runs, as Ansible reads them
-                   ssh_key=Path(str(key)).resolve(), is_bbb=fleet.hosts[name].bbb is not None)
+                   ssh_key=Path(str(key)).resolve(), is_bbb=fleet.hosts[name].bbb is not None,
+                   published_ports=published)
+
+
+def _published_ports(where: Path, name: str, value: Any,
+                     problems: list[Problem]) -> tuple[tuple[int, int], ...] | None:
+    """`lab_published_ports: ["19840:9840", ...]` (127.0.0.1 port : container port), like podman -p."""
+    if value is None:
+        return ()
+    key = f"{name}.lab_published_ports"
+    if not isinstance(value, list):
+        problems.append(Problem(where, key, f"must be a list of 'PORT:CONTAINER_PORT' (got {type(value).__name__})"))
+        return None
+    ports: list[tuple[int, int]] = []
+    for item in value:
+        outside, _, inside = str(item).partition(":")
+        if not (isinstance(item, str) and outside.isdigit() and inside.isdigit()
+                and 1024 <= int(outside) <= 65535 and 1 <= int(inside) <= 65535 and int(inside) != 22):
+            problems.append(Problem(where, key, f"{str(item)[:40]!r} is not 'PORT:CONTAINER_PORT' with PORT from "
+                                                "1024 to 65535 on 127.0.0.1 and a container port other than 22"))
+            return None
+        ports.append((int(outside), int(inside)))
+    return tuple(ports)

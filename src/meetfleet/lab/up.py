@@ -67,8 +67,9 @@ def ensure_containers(hosts: list[LabHost], settings: LabSettings, progress: Pro
                     "shows which; free it or change ansible_port)") if "address already in use" in str(exc) else ""
             raise LabError(f"host {host.name}: {exc}{hint}; `meetfleet lab up` can be rerun") from exc
         detail = f"ssh 127.0.0.1:{host.ssh_port}"
+        detail += "".join(f", 127.0.0.1:{outside} -> {inside}" for outside, inside in host.published_ports)
         if outcome == "recreated":
-            detail += " (was stale: rerun the playbooks)"
+            detail += " (was stale or its published ports changed: rerun the playbooks)"
         progress(f"{host.name}: container {outcome}")
         return Step(f"host {host.name}", outcome, detail)
 
@@ -133,9 +134,10 @@ def _ensure_container(host: LabHost, settings: LabSettings) -> str:
         raise LabError(f"container {host.name} exists but {mismatch}; remove it "
                        f"(`podman rm -f {host.name}`, or `meetfleet lab down` for the whole lab) and rerun")
     state = container_state(info)
-    if state == STALE:
-        # podman can only remove such a container. What was deployed on it goes with it,
-        # so the playbooks must run again: the step's detail says so.
+    if state == STALE or published_ports(info) != set(host.published_ports):
+        # podman can only remove a stale container, and can change no published port of a
+        # live one. What was deployed on it goes with it, so the playbooks must run again:
+        # the step's detail says so.
         _remove_stale(host.name)
         _create_container(host, settings)
         return "recreated"
@@ -184,6 +186,14 @@ def container_mismatch(info: dict[str, Any], host: LabHost, settings: LabSetting
     if settings.network not in networks:
         return f"is on network(s) {sorted(networks)}, not {settings.network}"
     return ""
+
+
+def published_ports(info: dict[str, Any]) -> set[tuple[int, int]]:
+    """(127.0.0.1 port, container port) of every published port but sshd's."""
+    bindings = (info.get("HostConfig") or {}).get("PortBindings") or {}
+    return {(int(b["HostPort"]), int(spec.split("/")[0]))
+            for spec, entries in bindings.items() if spec != "22/tcp"
+            for b in entries or () if b.get("HostIp") == "127.0.0.1" and str(b.get("HostPort", "")).isdigit()}
 
 
 def _install_key(host: LabHost) -> str:
