@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # One command: set up this machine, then every check: ruff, yamllint, ansible-lint, pytest
 # (all of tests/, the lab integration tests included) and every molecule scenario.
+# Two lanes run side by side, because much of each is waiting on apt, SSH and podman
+# rather than on a CPU: the linters then pytest in one, the molecule scenarios one after
+# another in the other. Each check's output goes to .test-logs/NAME.log, printed when the
+# check ends (whole on failure, its last lines on success), so lanes never interleave.
 # Runs them all even after a failure, prints what passed, exits 1 if anything failed.
 set -euo pipefail
 
@@ -10,50 +14,79 @@ bash scripts/setup.sh
 export PATH="$REPO/.venv/bin:$PATH"
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
 
-results=()
-failed=0
-step() {  # step NAME TIMEOUT_SECONDS COMMAND...: run, time and record one check
-    local name="$1" limit="$2" start rc
+LOGS="$REPO/.test-logs"
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+
+# step NAME TIMEOUT_SECONDS COMMAND...: run, time and record one check in $LOGS/NAME.result
+step() {
+    local name="$1" limit="$2" start rc slug
     shift 2
-    printf '\n\033[1m==> %s\033[0m\n' "$name"
+    slug="${name// /-}"
     start=$(date +%s)
     set +e
-    timeout --kill-after=30 "$limit" "$@"
+    timeout --kill-after=30 "$limit" "$@" > "$LOGS/$slug.log" 2>&1
     rc=$?
     set -e
-    local took=$(( $(date +%s) - start ))
+    local took=$(( $(date +%s) - start )) line
     if [ "$rc" -eq 0 ]; then
-        results+=("PASS  $name (${took}s)")
+        line="PASS  $name (${took}s)"
+        printf '\n\033[1m==> %s\033[0m (last lines of %s)\n' "$line" "$LOGS/$slug.log"
+        tail -n 15 "$LOGS/$slug.log"
     else
         local why="exit $rc"
         [ "$rc" -eq 124 ] && why="timed out after ${limit}s"
         [ "$name" = pytest ] && [ "$rc" -eq 5 ] && why="no tests were collected (exit 5)"
-        results+=("FAIL  $name (${took}s): $why")
-        failed=1
+        line="FAIL  $name (${took}s): $why"
+        printf '\n\033[1m==> %s\033[0m\n' "$line"
+        cat "$LOGS/$slug.log"
     fi
+    echo "$line" > "$LOGS/$slug.result"
 }
 
-step ruff 300 ruff check .
-step yamllint 300 yamllint .
-step ansible-lint 900 ansible-lint --offline
-# Molecule scenarios need the podman settings and the lab image; make them once here.
+# Molecule scenarios need the podman settings and the lab image (setup.sh made them); this
+# also removes molecule containers a killed run left stale.
 step "lab prepare" 1800 meetfleet lab prepare
-step pytest 2400 python -m pytest -q tests
 
-scenarios=()
-for file in molecule/*/molecule.yml; do
-    [ -e "$file" ] || continue
-    scenarios+=("$(basename "$(dirname "$file")")")
-done
-if [ "${#scenarios[@]}" -eq 0 ]; then
-    results+=("NONE  molecule: no scenario found in molecule/*/molecule.yml")
-fi
-for scenario in "${scenarios[@]}"; do
-    step "molecule $scenario" 1800 molecule test -s "$scenario"
-done
+lane_checks() {
+    step ruff 300 ruff check .
+    step yamllint 300 yamllint .
+    step ansible-lint 900 ansible-lint --offline
+    step pytest 2400 python -m pytest -q tests
+}
+
+lane_molecule() {
+    local file scenario found=0
+    for file in molecule/*/molecule.yml; do
+        [ -e "$file" ] || continue
+        found=1
+        scenario="$(basename "$(dirname "$file")")"
+        step "molecule $scenario" 1800 molecule test -s "$scenario"
+    done
+    [ "$found" -eq 1 ] || echo "NONE  molecule: no scenario found in molecule/*/molecule.yml" > "$LOGS/molecule.result"
+}
+
+lane_checks &
+checks_pid=$!
+lane_molecule &
+molecule_pid=$!
+wait "$checks_pid" || true
+wait "$molecule_pid" || true
 
 printf '\n\033[1m==> summary\033[0m\n'
-printf '  %s\n' "${results[@]}"
+failed=0
+shopt -s nullglob
+for log in "$LOGS"/*.log; do
+    # a check whose log exists but left no result was killed mid-way: a failure
+    [ -e "${log%.log}.result" ] || echo "FAIL  $(basename "${log%.log}"): ended without a result" > "${log%.log}.result"
+done
+results=("$LOGS"/*.result)
+[ "${#results[@]}" -gt 0 ] || { echo "  no check ran"; failed=1; }
+for result in "${results[@]}"; do
+    line="$(cat "$result")"
+    printf '  %s\n' "$line"
+    [[ "$line" == PASS* ]] || failed=1
+done
 if [ "$failed" -ne 0 ]; then
     echo "test.sh: FAILED"
     exit 1
