@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from meetfleet.fleet import BbbServer, Fleet, Host, Plan, Region, ServerState, Tenant
+from meetfleet.fleet import BbbServer, Fleet, Host, PlacementPolicy, Plan, Region, ServerState, Tenant
 from meetfleet.fleet.model import StaticSource
 from meetfleet.placement import Observations, ServerObservation, TenantObservation
 
@@ -27,9 +27,10 @@ def tenant(name: str, on: str | None, plan: str = "small", region: str = "eu") -
     return Tenant(name=name, plan=plan, region=region, bbb_server=on)
 
 
-def fleet(servers: Iterable[Host], tenants: Iterable[Tenant] = ()) -> Fleet:
+def fleet(servers: Iterable[Host], tenants: Iterable[Tenant] = (),
+          policy: PlacementPolicy = PlacementPolicy.MOST_SPARE) -> Fleet:
     return Fleet(regions={"eu": Region(name="eu"), "ca": Region(name="ca")}, plans=PLANS,
-                 hosts={h.name: h for h in servers}, tenants={t.name: t for t in tenants})
+                 hosts={h.name: h for h in servers}, tenants={t.name: t for t in tenants}, placement_policy=policy)
 
 
 def observe(peaks: dict[str, float], down: Iterable[str] = (),

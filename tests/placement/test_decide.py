@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from meetfleet.fleet import ServerState
+from meetfleet.fleet import PlacementPolicy, ServerState
 from meetfleet.placement import PlacementSettings, TenantObservation, place, server_spares
 from meetfleet.placement.decide import PlacementInputError
 from tests.placement.fleets import WEEK, WINDOW, fleet, history, observe, server, tenant
@@ -19,11 +19,29 @@ def reasons(decision, name: str) -> tuple[str, ...]:
     return next(c.reasons for c in decision.candidates if c.server == name)
 
 
+PACK = PlacementPolicy.PACK
+
+
+def test_most_spare_is_the_default_policy_and_the_most_spare_wins() -> None:
+    # The same fleet as the packing test below: b has the most spare once placed
+    # (700 - 310.8), so b wins, before c (550) and a (400), whatever their caps.
+    f = fleet([server("a"), server("b"), server("c")])
+    d = place(f, observe({"a": 500, "b": 200, "c": 350}), "medium", "eu")
+    assert f.placement_policy == PlacementPolicy.MOST_SPARE
+    assert d.policy == PlacementPolicy.MOST_SPARE
+    assert d.chosen == "b"
+    assert d.winner.spare_after == pytest.approx(900 - 200 - MEDIUM)
+    assert [c.server for c in d.candidates] == ["b", "c", "a"]
+    # Safe to pack is the pack policy's question: not evaluated here.
+    assert [c.packable for c in d.candidates] == [None, None, None]
+
+
 def test_fullest_server_safe_to_pack_wins_keeping_the_emptiest_for_big_tenants() -> None:
     # medium: expected 310.8, 518 at its whole cap. a (400 free) cannot take it at its
     # cap; b (700) and c (550) can: the fullest of those, c, wins and b stays free.
-    f = fleet([server("a"), server("b"), server("c")])
+    f = fleet([server("a"), server("b"), server("c")], policy=PACK)
     d = place(f, observe({"a": 500, "b": 200, "c": 350}), "medium", "eu")
+    assert d.policy == PACK
     assert d.chosen == "c"
     winner = d.winner
     assert winner.packable
@@ -33,9 +51,17 @@ def test_fullest_server_safe_to_pack_wins_keeping_the_emptiest_for_big_tenants()
     assert [c.packable for c in d.candidates] == [True, True, False]
 
 
-def test_most_spare_wins_when_no_server_is_safe_to_pack() -> None:
+def test_the_policy_given_to_place_overrides_the_fleets() -> None:
+    observed = observe({"a": 500, "b": 200, "c": 350})
+    packing = fleet([server("a"), server("b"), server("c")], policy=PACK)
+    default = fleet([server("a"), server("b"), server("c")])
+    assert place(packing, observed, "medium", "eu", policy=PlacementPolicy.MOST_SPARE).chosen == "b"
+    assert place(default, observed, "medium", "eu", policy=PACK).chosen == "c"
+
+
+def test_most_spare_wins_under_pack_when_no_server_is_safe_to_pack() -> None:
     # None has 518 free for the medium tenant at its cap: the widest margin wins.
-    f = fleet([server("a"), server("b"), server("c")])
+    f = fleet([server("a"), server("b"), server("c")], policy=PACK)
     d = place(f, observe({"a": 500, "b": 450, "c": 600}), "medium", "eu")
     assert d.chosen == "b"
     assert d.winner.spare_after == pytest.approx(900 - 450 - MEDIUM)
@@ -53,8 +79,8 @@ def test_capacity_counts_not_only_load() -> None:
 
 def test_tenant_placed_too_recently_to_be_in_the_peak_is_counted() -> None:
     # "a" looks emptier, but a medium tenant was placed there yesterday: its expected
-    # peak (310.8) is not in a's observed peak yet. A large newcomer (932.4, 1554 at its
-    # cap) is safe to pack nowhere, so the most spare wins: b.
+    # peak (310.8) is not in a's observed peak yet. A large newcomer (932.4) leaves the
+    # most spare on b (1800 - 300 - 932.4 against a's 1800 - 200 - 310.8 - 932.4).
     f = fleet([server("a", capacity=2000), server("b", capacity=2000)], [tenant("newcomer", "a", plan="medium")])
     newcomer = TenantObservation(peak_load=20, history_seconds=24 * 3600, history_seconds_on={"a": 24 * 3600})
     d = place(f, observe({"a": 200, "b": 300}, tenants={"newcomer": newcomer}), "large", "eu")
@@ -69,7 +95,7 @@ def test_recent_tenants_at_their_caps_make_a_server_unsafe_to_pack() -> None:
     # the fullest fit for a small tenant. But at their caps (518 each) a would keep only
     # 64, less than the small tenant's own cap (129.5): a is not safe to pack; b is.
     tenants = [tenant("new1", "a", plan="medium"), tenant("new2", "a", plan="medium")]
-    f = fleet([server("a", capacity=2000), server("b", capacity=2000)], tenants)
+    f = fleet([server("a", capacity=2000), server("b", capacity=2000)], tenants, policy=PACK)
     d = place(f, observe({"a": 700, "b": 1000}), "small", "eu")
     a = next(c for c in d.candidates if c.server == "a")
     assert a.spare.spare == pytest.approx(1800 - 700 - 2 * MEDIUM)
@@ -146,12 +172,13 @@ def test_would_pass_capacity_is_excluded() -> None:
     assert "would pass its capacity (spare 50 < expected 78)" in reasons(d, "a")
 
 
-def test_ties_are_broken_by_share_then_name() -> None:
-    f = fleet([server("b"), server("a"), server("c")])
+@pytest.mark.parametrize("policy", list(PlacementPolicy))
+def test_ties_are_broken_by_share_then_name(policy: PlacementPolicy) -> None:
+    f = fleet([server("b"), server("a"), server("c")], policy=policy)
     d = place(f, observe({"a": 100, "b": 100, "c": 100}), "small", "eu")
     assert d.chosen == "a"
     # Same spare units: the smaller server keeps the larger share of its capacity.
-    f = fleet([server("a", capacity=2000), server("b", capacity=1000)])
+    f = fleet([server("a", capacity=2000), server("b", capacity=1000)], policy=policy)
     d = place(f, observe({"a": 1000, "b": 100}), "small", "eu")
     assert d.candidates[0].spare_after == d.candidates[1].spare_after
     assert d.chosen == "b"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from meetfleet.fleet import InventoryError, Region
+from meetfleet.fleet import InventoryError, PlacementPolicy, Region
 from meetfleet.placement import ServerObservation, TenantObservation, place
 from meetfleet.placement.decide import PlacementInputError
 from meetfleet.placement.expected import tenant_expected_load
@@ -77,15 +77,24 @@ def test_a_server_busy_in_european_hours_has_room_for_vancouver() -> None:
     assert berlin.chosen == "flat"
     busy = next(c for c in berlin.candidates if c.server == "busy-in-europe")
     assert busy.reasons == ("would pass its capacity at Mon 08:00 Europe/Berlin (spare 100 < expected 311)",)
-    # A Vancouver tenant meets there at night in Europe: the busy server takes it, and is
-    # even safe to pack (800 free at Vancouver's hours >= 518 at the plan's cap); "flat"
-    # has more spare but is not (450 < 518).
+    # A Vancouver tenant meets there at night in Europe: the busy server has room for it
+    # (its own tightest hour stays Europe's mornings, 100 spare). "flat" keeps more spare
+    # once placed (900 - 450 - 310.8 = 139.2), so most spare, the default, chooses flat.
     vancouver = place(f, observed, "medium", "eu", timezone="America/Vancouver")
-    assert vancouver.chosen == "busy-in-europe"
-    assert vancouver.winner.packable
-    assert vancouver.winner.spare_after == pytest.approx(100)  # its own tightest hour: Europe's mornings
-    assert vancouver.winner.tightest == "Mon 08:00 Europe/Berlin"
-    flat_one = next(c for c in vancouver.candidates if c.server == "flat")
+    assert vancouver.chosen == "flat"
+    busy = next(c for c in vancouver.candidates if c.server == "busy-in-europe")
+    assert busy.eligible
+    assert busy.spare_after == pytest.approx(100)
+    assert busy.tightest == "Mon 08:00 Europe/Berlin"
+    assert vancouver.winner.spare_after == pytest.approx(900 - 450 - MEDIUM)
+    # Packing: the busy server is even safe to pack (800 free at Vancouver's hours >= 518
+    # at the plan's cap); flat is not (450 < 518): the busy one takes it, flat stays free.
+    packed = place(f, observed, "medium", "eu", timezone="America/Vancouver", policy=PlacementPolicy.PACK)
+    assert packed.chosen == "busy-in-europe"
+    assert packed.winner.packable
+    assert packed.winner.spare_after == pytest.approx(100)  # its own tightest hour: Europe's mornings
+    assert packed.winner.tightest == "Mon 08:00 Europe/Berlin"
+    flat_one = next(c for c in packed.candidates if c.server == "flat")
     assert flat_one.eligible and not flat_one.packable
     assert flat_one.spare_after == pytest.approx(900 - 450 - MEDIUM)
 

@@ -3,14 +3,13 @@
 A server is a candidate when it is up, active and in the tenant's region, and the
 tenant's expected load fits in its free capacity at every hour of the week.
 
-Among candidates:
-* the servers that could take the newcomer even if it, and every tenant there still
-  without enough history (spare.py), used its plan's whole cap are "safe to pack": the fullest
-  of them wins (the least spare left at its tightest hour). Packing where the worst
-  case still fits keeps the emptiest servers free for the next big tenant; spreading
-  everyone evenly leaves no server with room for one.
-* when none is, the one with the most spare left at its tightest hour wins: the
-  newcomer is uncertain, so it gets the widest margin.
+Among candidates, by the fleet's policy (`Fleet.placement_policy`, fleet_placement_policy):
+* most_spare (the default, the mission's rule): the server with the most spare left at
+  its tightest hour once the newcomer is placed wins: the newcomer gets the widest margin.
+* pack: the servers that could take the newcomer even if it, and every tenant there
+  still without enough history (spare.py), used its plan's whole cap are "safe to pack":
+  the fullest of them wins (the least spare left at its tightest hour), keeping the
+  emptiest servers free for the next big tenant. When none is, the most spare wins.
 Ties go to the larger share of capacity left, then to the name (alphabetical), so the
 same inputs always give the same answer.
 """
@@ -21,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 
 from meetfleet.capacity.load import DEFAULT_LOAD_UNITS_PER_CPU
-from meetfleet.fleet import Fleet, ServerState, Tenant
+from meetfleet.fleet import Fleet, PlacementPolicy, ServerState, Tenant
 from meetfleet.placement.expected import ExpectedLoad
 from meetfleet.placement.observations import Observations
 from meetfleet.placement.profile import describe_hour
@@ -39,7 +38,9 @@ class Candidate:
     reasons: tuple[str, ...]  # why it is excluded; empty when eligible
     tightest_hour: int = 0  # that hour of the week (UTC, profile.py)
     tightest: str = ""  # that hour in the region's local time; empty without hour detail
-    packable: bool = False  # fits even at the newcomer's and recent tenants' plan caps
+    # Fits even at the newcomer's and recent tenants' plan caps; None: not evaluated (only
+    # the pack policy asks, and it costs a second hour-by-hour sum per server).
+    packable: bool | None = None
 
     @property
     def server(self) -> str:
@@ -49,11 +50,12 @@ class Candidate:
     def eligible(self) -> bool:
         return not self.reasons
 
-    def sort_key(self) -> tuple[bool, float, float, str]:
-        """Safe to pack: the fullest first; otherwise the most spare first."""
-        sign = 1 if self.packable else -1
+    def sort_key(self, policy: PlacementPolicy = PlacementPolicy.MOST_SPARE) -> tuple[bool, float, float, str]:
+        """most_spare: the most spare left first. pack: safe to pack and fullest first, then most spare."""
         share = self.spare_after / self.spare.capacity
-        return (not self.packable, sign * self.spare_after, -share, self.server)
+        if policy == PlacementPolicy.PACK and self.packable:
+            return (False, self.spare_after, -share, self.server)
+        return (policy == PlacementPolicy.PACK, -self.spare_after, -share, self.server)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Decision:
     chosen: str | None
     suggestions: tuple[str, ...] = field(default_factory=tuple)
     plan: str | None = None
+    policy: PlacementPolicy = PlacementPolicy.MOST_SPARE  # the rule that ranked the candidates
 
     @property
     def winner(self) -> Candidate | None:
@@ -72,7 +75,9 @@ class Decision:
 
 def _exclusions(spare: ServerSpare, region: str, expected: ExpectedLoad, hour: int, when: str) -> tuple[str, ...]:
     reasons = []
-    if spare.up is None:
+    if spare.refused:
+        reasons.append(f"unknown load (the capacity source served {spare.refused})")
+    elif spare.up is None:
         reasons.append("down (no observation from the capacity source)")
     elif not spare.up:
         reasons.append("down (meetfleet_server_up is 0)")
@@ -89,16 +94,19 @@ def _exclusions(spare: ServerSpare, region: str, expected: ExpectedLoad, hour: i
 
 def evaluate(fleet: Fleet, observations: Observations, region: str, expected: ExpectedLoad,
              settings: PlacementSettings | None = None, moving: Tenant | None = None,
-             model: LoadModel | None = None, at_cap: ExpectedLoad | None = None) -> Decision:
+             model: LoadModel | None = None, at_cap: ExpectedLoad | None = None,
+             policy: PlacementPolicy | None = None) -> Decision:
     """Rank every BBB server of the fleet for a tenant of `expected` load in `region`.
 
     `moving`: a tenant already placed; its own load is left out of every server's
-    recent-tenant sum (it is what is being placed). `at_cap`: the newcomer at its plan's
-    whole cap; without it no server is "safe to pack" and the most spare wins.
+    recent-tenant sum (it is what is being placed). `policy`: the fleet's unless given.
+    `at_cap`: the newcomer at its plan's whole cap, for the pack policy; without it no
+    server is "safe to pack" and the most spare wins.
     """
     if region not in fleet.regions:
         raise PlacementInputError(f"unknown region {region!r} (fleet_regions has: {', '.join(sorted(fleet.regions))})")
     settings = settings or PlacementSettings()
+    policy = policy or fleet.placement_policy
     model = model or LoadModel(fleet, observations, settings)
     grouped = tenants_by_server(fleet)
     timezone = model.timezone(region=region)
@@ -109,18 +117,25 @@ def evaluate(fleet: Fleet, observations: Observations, region: str, expected: Ex
         after, hour = spare.after(expected.hourly)
         when = describe_hour(hour, timezone, observations.at) if spare.hour_detail else ""
         reasons = _exclusions(spare, region, expected, hour, when)
-        packable = at_cap is not None and not reasons and spare.fits_at_caps(at_cap.hourly)
+        packable = None
+        if policy == PlacementPolicy.PACK:
+            packable = at_cap is not None and not reasons and spare.fits_at_caps(at_cap.hourly)
         candidates.append(Candidate(spare, after, reasons, hour, when, packable))
-    eligible = sorted((c for c in candidates if c.eligible), key=Candidate.sort_key)
+    eligible = sorted((c for c in candidates if c.eligible), key=lambda c: c.sort_key(policy))
     excluded = sorted((c for c in candidates if not c.eligible), key=lambda c: (c.spare.region != region, c.server))
     chosen = eligible[0].server if eligible else None
     suggestions = () if chosen else tuple(_what_would_fit(fleet, model, candidates, region, expected, settings))
-    return Decision(region, expected, (*eligible, *excluded), chosen, suggestions)
+    return Decision(region, expected, (*eligible, *excluded), chosen, suggestions, policy=policy)
 
 
 def place(fleet: Fleet, observations: Observations, plan: str, region: str,
-          settings: PlacementSettings | None = None, timezone: str | None = None) -> Decision:
-    """Choose the server for a new tenant of `plan` in `region` (its time zone: the region's)."""
+          settings: PlacementSettings | None = None, timezone: str | None = None,
+          policy: PlacementPolicy | None = None) -> Decision:
+    """Choose the server for a new tenant of `plan` in `region` (its time zone: the region's).
+
+    `policy`: how to choose among the servers it fits on; the fleet's (most_spare unless
+    the inventory says fleet_placement_policy: pack) when not given.
+    """
     if plan not in fleet.plans:
         raise PlacementInputError(f"unknown plan {plan!r} (fleet_plans has: {', '.join(sorted(fleet.plans))})")
     if region not in fleet.regions:
@@ -133,10 +148,12 @@ def place(fleet: Fleet, observations: Observations, plan: str, region: str,
         except KeyError:
             raise PlacementInputError(f"unknown time zone {timezone!r} (an IANA name such as Europe/Berlin)") \
                 from None
+    policy = policy or fleet.placement_policy
     expected = model.newcomer(plan, region, timezone)
-    at_cap = model.newcomer(plan, region, timezone, at_cap=True)
-    decision = evaluate(fleet, observations, region, expected, settings, model=model, at_cap=at_cap)
-    return Decision(decision.region, expected, decision.candidates, decision.chosen, decision.suggestions, plan)
+    at_cap = model.newcomer(plan, region, timezone, at_cap=True) if policy == PlacementPolicy.PACK else None
+    decision = evaluate(fleet, observations, region, expected, settings, model=model, at_cap=at_cap, policy=policy)
+    return Decision(decision.region, expected, decision.candidates, decision.chosen, decision.suggestions, plan,
+                    policy)
 
 
 def _what_would_fit(fleet: Fleet, model: LoadModel, candidates: list[Candidate], region: str,
@@ -159,7 +176,8 @@ def _what_would_fit(fleet: Fleet, model: LoadModel, candidates: list[Candidate],
     for c in here:
         if c.spare.state == ServerState.CORDONED and c.spare.up and c.spare_after >= 0:
             out.append(f"uncordon {c.server} (spare {c.spare.spare:.0f}): meetfleet server uncordon {c.server}")
-        if c.spare.state == ServerState.ACTIVE and not c.spare.up and c.spare_after >= 0:
+        # Not a server whose values were refused: its "spare" assumes no load, it measured nothing.
+        if c.spare.state == ServerState.ACTIVE and not c.spare.up and not c.spare.refused and c.spare_after >= 0:
             out.append(f"bring {c.server} back up (it would have {c.spare.spare:.0f} spare)")
     needed = math.ceil(expected.load / (1 - settings.headroom))
     cpus = math.ceil(needed / DEFAULT_LOAD_UNITS_PER_CPU)

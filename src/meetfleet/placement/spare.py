@@ -93,6 +93,8 @@ class ServerSpare:
     free: Profile  # usable minus observed and recent load, per hour of the week
     recent_load: float  # the peak of the recent tenants' load together
     hour_detail: bool  # the observed peaks are per hour of the week (not one flat peak)
+    # Why the source's values for it were refused (NaN, infinite, negative); up is then None.
+    refused: str = ""
     # free_at_caps, computed on first use (only candidates for packing need it).
     _at_caps: Callable[[], Profile] = field(default=lambda: (), repr=False, compare=False)
 
@@ -249,6 +251,7 @@ class LoadModel:
             observed_peak=0.0 if seen is None else max(seen.peak_load, peak(observed_week) if hour_detail else 0.0),
             recent_tenants=tuple(recent), tenants=len(tenants), free=free,
             recent_load=peak(recent_week) if recent else 0.0, hour_detail=hour_detail,
+            refused=self.observations.refused.get(host.name, ""),
             _at_caps=at_caps if recent else lambda: (),
         )
 
