@@ -118,3 +118,40 @@ def test_check_phase_refuses(tmp_path: Path, role: str, variables: dict, message
     assert result.returncode == 2, result.stdout
     assert message in " ".join((result.stdout + result.stderr).split()), result.stdout
     assert GOOD_SECRET not in result.stdout + result.stderr
+
+
+# BBB release lines: each runs on one Ubuntu release only; this machine (Debian 12) is
+# neither, so install and configure-ready checks must refuse it naming the chosen line's
+# Ubuntu, and only that line's (not the other's) as the requirement.
+@pytest.mark.parametrize(("release", "needs", "not_needs"), [
+    ("4.0", "BigBlueButton 4.0 needs Ubuntu 24.04 (noble)", "BigBlueButton 3.0 needs"),
+    (4.0, "BigBlueButton 4.0 needs Ubuntu 24.04 (noble)", "BigBlueButton 3.0 needs"),  # unquoted YAML
+    ("3.0", "BigBlueButton 3.0 needs Ubuntu 22.04 (jammy)", "BigBlueButton 4.0 needs"),
+], ids=["4.0", "4.0-as-float", "3.0"])
+def test_install_refuses_a_host_without_the_release_ubuntu(tmp_path: Path, release, needs: str, not_needs: str):
+    result = _refusal(tmp_path, "bbb", {"bbb_mode": "install", "bbb_release": release, "bbb_secret": GOOD_SECRET})
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 2, result.stdout
+    assert f"bbb_mode=install with bbb_release={float(release)} on localhost, which runs Debian" in output
+    assert needs in output
+    assert not_needs not in output
+    # both lines named, so the operator sees which Ubuntu each one needs
+    assert "Release lines: 3.0 on Ubuntu 22.04, 4.0 on Ubuntu 24.04." in output
+    assert GOOD_SECRET not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("release", ["3.1", "4.1", "noble-400"])
+def test_unknown_release_is_refused(tmp_path: Path, release: str):
+    result = _refusal(tmp_path, "bbb", {"bbb_mode": "install", "bbb_release": release, "bbb_secret": GOOD_SECRET})
+    assert result.returncode == 2, result.stdout
+    assert f"value of bbb_release must be one of: 3.0, 4.0, got: {release}" in " ".join(
+        (result.stdout + result.stderr).split()), result.stdout
+
+
+def test_lab_mode_with_release_4_passes_the_os_check(tmp_path: Path):
+    # Lab mode installs nothing, so the Ubuntu check does not apply; it still needs fleet_lab.
+    result = _refusal(tmp_path, "bbb", {"bbb_mode": "lab", "bbb_release": "4.0", "bbb_secret": GOOD_SECRET})
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 2, result.stdout
+    assert "fleet_lab is not true" in output
+    assert "needs Ubuntu" not in output
