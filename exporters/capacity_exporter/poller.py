@@ -92,6 +92,9 @@ async def poll_server(client: BbbClient, state: ExporterState, target: Target,
     last_success = previous.last_success if previous else None
     try:
         meetings = await client.get_meetings(target.endpoint)
+        now = clock()
+        # inside the try: whatever a server answers must not end this server's polling
+        usage = summarise(meetings, state.directory, int(now * 1000))
     except BbbError as exc:
         result = ServerResult(False, None, exc, time.perf_counter() - started, clock(), last_success)
         # Warn when a server goes down or fails differently; every 15 s for hours would bury the logs.
@@ -102,8 +105,6 @@ async def poll_server(client: BbbClient, state: ExporterState, target: Target,
         result = ServerResult(False, None, error, time.perf_counter() - started, clock(), last_success)
         log.exception("%s: poll failed unexpectedly", target.name)
     else:
-        now = clock()
-        usage = summarise(meetings, state.directory, int(now * 1000))
         result = ServerResult(True, usage, None, time.perf_counter() - started, now, now)
         if previous is not None and not previous.up:
             log.info("%s: up again", target.name)

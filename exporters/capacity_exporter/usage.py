@@ -8,7 +8,9 @@ Counting rules (docs/exporter.md says why):
   are people. Audio and cameras are reported where they are (they move with the user);
 * load is `meetfleet.capacity.load.meeting_load` per meeting (breakouts included: each is
   a real conference on the server), with the parent's participants so reduced;
-* a breakout belongs to its parent's tenant.
+* a breakout belongs to its parent's tenant (parentMeetingID, or the parent's breakoutRooms);
+* what belongs to no tenant is counted as `unattributed`, so that every meeting, person
+  and load unit is in exactly one tenant's usage or there, and they add up to the total.
 """
 
 from __future__ import annotations
@@ -49,9 +51,16 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class ServerUsage:
+    """A server's totals, split without remainder into its tenants' usage and the
+    unattributed rest: for every count and the load, total = sum(tenants) + unattributed."""
+
     total: Usage
     tenants: dict[str, Usage] = field(default_factory=dict)
-    unattributed_meetings: int = 0
+    unattributed: Usage = field(default_factory=Usage)
+
+    @property
+    def unattributed_meetings(self) -> int:
+        return self.unattributed.meetings
 
 
 @dataclass(frozen=True)
@@ -75,20 +84,44 @@ class TenantDirectory:
         return self.by_origin.get(meeting.metadata.get(ORIGIN_TAG, ""))
 
 
+def _parents(meetings: list[Meeting]) -> dict[int, int]:
+    """Each breakout's parent room, as positions in `meetings`, where one can be found.
+
+    A breakout names its parent's internal id in parentMeetingID (flat or nested in
+    <breakout>, the parser reads both); failing that, a room listing it in its
+    breakoutRooms (by internal or external id) is its parent.
+    """
+    rooms: dict[str, int] = {}
+    listed: dict[str, int] = {}
+    for index, meeting in enumerate(meetings):
+        if not meeting.is_breakout and meeting.internal_id:
+            rooms.setdefault(meeting.internal_id, index)
+            for breakout_id in meeting.breakout_ids:
+                listed.setdefault(breakout_id, index)
+    parents: dict[int, int] = {}
+    for index, meeting in enumerate(meetings):
+        if not meeting.is_breakout:
+            continue
+        for key, where in ((meeting.parent_id, rooms), (meeting.internal_id, listed), (meeting.meeting_id, listed)):
+            if key and key in where:
+                parents[index] = where[key]
+                break
+    return parents
+
+
 def summarise(meetings: Iterable[Meeting], directory: TenantDirectory, now_ms: int) -> ServerUsage:
     """Server totals and per-tenant usage of one server's meetings."""
     meetings = list(meetings)
-    in_breakouts: dict[str, int] = defaultdict(int)
-    for meeting in meetings:
-        if meeting.is_breakout and meeting.parent_id:
-            in_breakouts[meeting.parent_id] += meeting.participants
-    owner_by_internal_id = {m.internal_id: directory.tenant_of(m) for m in meetings if not m.is_breakout}
+    parents = _parents(meetings)
+    in_breakouts: dict[int, int] = defaultdict(int)  # parent -> people also listed in its breakouts
+    for index, parent in parents.items():
+        in_breakouts[parent] += meetings[index].participants
 
     total = Usage()
     tenants: dict[str, Usage] = defaultdict(Usage)
-    unattributed = 0
-    for meeting in meetings:
-        participants = max(meeting.participants - in_breakouts.get(meeting.internal_id, 0), 0)
+    unattributed = Usage()
+    for index, meeting in enumerate(meetings):
+        participants = max(meeting.participants - in_breakouts.get(index, 0), 0)
         usage = Usage(
             meetings=0 if meeting.is_breakout else 1,
             breakout_rooms=1 if meeting.is_breakout else 0,
@@ -102,12 +135,7 @@ def summarise(meetings: Iterable[Meeting], directory: TenantDirectory, now_ms: i
             else max(now_ms - meeting.started_ms, 0) / 60_000,
         )
         total.add(usage)
-        if meeting.is_breakout and meeting.parent_id in owner_by_internal_id:
-            tenant = owner_by_internal_id[meeting.parent_id]
-        else:
-            tenant = directory.tenant_of(meeting)
-        if tenant is None:
-            unattributed += usage.meetings
-        else:
-            tenants[tenant].add(usage)
-    return ServerUsage(total=total, tenants=dict(tenants), unattributed_meetings=unattributed)
+        # a breakout carries no tags: it is its parent's; an orphan is judged by its own tags
+        tenant = directory.tenant_of(meetings[parents.get(index, index)])
+        (unattributed if tenant is None else tenants[tenant]).add(usage)
+    return ServerUsage(total=total, tenants=dict(tenants), unattributed=unattributed)

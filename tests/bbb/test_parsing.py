@@ -96,6 +96,10 @@ def test_failed_answers_raise_with_their_kind(key: str, kind: ErrorKind) -> None
     b"<participantCount>many</participantCount></meeting></meetings></response>",
     b"<response><returncode>SUCCESS</returncode><meetings><meeting><meetingName>no id</meetingName>"
     b"</meeting></meetings></response>",
+    # BBB's Number is ASCII digits: no sign, no separator, no other script's digits, bounded
+    *(f"<response><returncode>SUCCESS</returncode><meetings><meeting><meetingID>x</meetingID>"
+      f"<participantCount>{n}</participantCount></meeting></meetings></response>".encode()
+      for n in ("-3", "+3", "1_000", "\u0663", "1" * 19)),
 ])
 def test_malformed_answers_are_malformed(body: bytes) -> None:
     with pytest.raises(BbbError) as err:

@@ -103,7 +103,7 @@ class BbbClient:
     async def get_meeting_info(self, endpoint: BbbEndpoint, meeting_id: str) -> Meeting:
         result = await self.call(endpoint, "getMeetingInfo", {"meetingID": meeting_id})
         try:
-            return meeting_from_fields(result.fields, result.metadata)
+            return meeting_from_fields(result.fields, result.metadata, result.breakout_ids)
         except ValueError as exc:
             raise BbbError(ErrorKind.MALFORMED, str(exc)) from None
 

@@ -25,6 +25,9 @@ class Meeting:
     is_breakout: bool
     parent_id: str | None = None  # a breakout's parent (its internal meeting id)
     metadata: dict[str, str] = field(default_factory=dict)
+    # A parent's <breakoutRooms><breakout>ID</breakout>...: links its breakouts even when
+    # a breakout's own parentMeetingID is missing or shaped otherwise.
+    breakout_ids: tuple[str, ...] = ()
 
     @property
     def started_ms(self) -> int:
@@ -39,6 +42,7 @@ class CallResult:
     fields: dict[str, str]
     metadata: dict[str, str]
     meetings: list[Meeting]
+    breakout_ids: tuple[str, ...] = ()  # getMeetingInfo of a parent: its breakoutRooms
 
     @property
     def message_key(self) -> str:

@@ -25,21 +25,29 @@ class _Malformed(ValueError):
     pass
 
 
+# BBB's Number type is ASCII digits only (api.md, "API Data Types"); int() alone would also
+# take signs, spaces, underscores and non-ASCII digits. 18 digits bound the value.
+_MAX_DIGITS = 18
+
+
 def _int(fields: dict[str, str], key: str) -> int:
     value = fields.get(key, "") or "0"
-    try:
-        return int(value)
-    except ValueError:
-        raise _Malformed(f"<{key}> is not an integer") from None
+    if not (value.isascii() and value.isdigit() and len(value) <= _MAX_DIGITS):
+        raise _Malformed(f"<{key}> is not a non-negative integer")
+    return int(value)
 
 
 def _bool(fields: dict[str, str], key: str) -> bool:
     return fields.get(key, "false").strip().lower() == "true"
 
 
-def meeting_from_fields(fields: dict[str, str], metadata: dict[str, str]) -> Meeting:
+def meeting_from_fields(fields: dict[str, str], metadata: dict[str, str],
+                        breakout_ids: tuple[str, ...] | list[str] = ()) -> Meeting:
     if not fields.get("meetingID"):
         raise _Malformed("a meeting has no <meetingID>")
+    parent = fields.get("parentMeetingID", "")
+    # the older template has no isBreakout: there a parent link is what makes a breakout
+    is_breakout = _bool(fields, "isBreakout") if "isBreakout" in fields else parent not in ("", "bbb-none")
     return Meeting(
         meeting_id=fields["meetingID"],
         internal_id=fields.get("internalMeetingID", ""),
@@ -54,23 +62,63 @@ def meeting_from_fields(fields: dict[str, str], metadata: dict[str, str]) -> Mee
         video=_int(fields, "videoCount"),
         moderators=_int(fields, "moderatorCount"),
         max_users=_int(fields, "maxUsers"),
-        is_breakout=_bool(fields, "isBreakout"),
-        parent_id=fields.get("parentMeetingID") or None,
+        is_breakout=is_breakout,
+        # create answers parentMeetingID "bbb-none" for rooms; only a breakout has a parent
+        parent_id=(parent or None) if is_breakout else None,
         metadata=metadata,
+        breakout_ids=tuple(b for b in breakout_ids if b),
     )
 
 
+# Elements of a meeting that hold children rather than a value.
+_CONTAINERS = frozenset({"attendees", "metadata", "breakout", "breakoutRooms"})
+# A breakout's link to its parent. bbb-web's current templates (get-meetings.ftlx,
+# get-meeting-info.ftlx under bigbluebutton-web/src/main/webapp/WEB-INF/freemarker/) put
+# these straight in the meeting; the API documentation (getMeetingInfo) and the older
+# get-meetings template nest them in <breakout>. Both are read.
+_BREAKOUT_INFO = frozenset({"parentMeetingID", "sequence", "freeJoin"})
+
+
+class _MeetingParts:
+    """What is kept of one meeting's elements: leaves, metadata, breakout links."""
+
+    __slots__ = ("breakout_ids", "fields", "metadata")
+
+    def __init__(self) -> None:
+        self.fields: dict[str, str] = {}
+        self.metadata: dict[str, str] = {}
+        self.breakout_ids: list[str] = []
+
+    def end(self, rel: list[str], text: str) -> None:
+        """An element closed at `rel`, its path below the meeting (or the response)."""
+        depth = len(rel)
+        if depth == 1:
+            if rel[0] not in _CONTAINERS:
+                self.fields[rel[0]] = text
+        elif depth == 2:
+            head, tag = rel
+            if head == "metadata":
+                self.metadata[tag] = text
+            elif head == "breakout" and tag in _BREAKOUT_INFO:
+                self.fields[tag] = text
+            elif head == "breakoutRooms" and tag == "breakout":
+                self.breakout_ids.append(text)
+        # deeper: attendees/attendee/* (customdata included) and anything unknown is skipped
+
+    def meeting(self) -> Meeting:
+        return meeting_from_fields(self.fields, self.metadata, self.breakout_ids)
+
+
 class _ResponseTarget:
-    """Parser target: keeps response/* leaves, response/metadata/*, response/meetings/meeting."""
+    """Parser target: response leaves and, as a meeting, response/* (getMeetingInfo) or
+    each response/meetings/meeting/* (getMeetings)."""
 
     def __init__(self) -> None:
         self.path: list[str] = []
         self.text: list[str] = []
-        self.fields: dict[str, str] = {}
-        self.metadata: dict[str, str] = {}
+        self.top = _MeetingParts()  # response/*: the call's fields, and getMeetingInfo's meeting
         self.meetings: list[Meeting] = []
-        self._meeting: dict[str, str] = {}
-        self._meeting_meta: dict[str, str] = {}
+        self._meeting = _MeetingParts()
 
     def start(self, tag: str, _attrib: dict[str, str]) -> None:
         self.path.append(tag)
@@ -79,7 +127,7 @@ class _ResponseTarget:
         if depth == 1 and tag != "response":
             raise _Malformed(f"root element is <{tag}>, not <response>")
         if depth == 3 and tag == "meeting" and self.path[1] == "meetings":
-            self._meeting, self._meeting_meta = {}, {}
+            self._meeting = _MeetingParts()
 
     def data(self, text: str) -> None:
         self.text.append(text)
@@ -89,21 +137,14 @@ class _ResponseTarget:
         depth = len(path)
         text = "".join(self.text).strip()
         self.text.clear()
-        if depth == 1:
-            pass
-        elif depth == 2:
-            if tag not in ("meetings", "metadata"):
-                self.fields[tag] = text
-        elif path[1] == "metadata":
-            if depth == 3:
-                self.metadata[tag] = text
-        elif path[1] == "meetings":
-            if depth == 3 and tag == "meeting":
-                self.meetings.append(meeting_from_fields(self._meeting, self._meeting_meta))
-            elif depth == 4:
-                self._meeting[tag] = text
-            elif depth == 5 and path[3] == "metadata":
-                self._meeting_meta[tag] = text
+        if depth >= 2:
+            if path[1] == "meetings":
+                if depth == 3 and tag == "meeting":
+                    self.meetings.append(self._meeting.meeting())
+                elif depth >= 4 and path[2] == "meeting":
+                    self._meeting.end(path[3:], text)
+            else:
+                self.top.end(path[1:], text)
         path.pop()
 
     def close(self) -> None:
@@ -128,10 +169,11 @@ class ResponseParser:
 
     def close(self) -> CallResult:
         self._guard(self._parser.close)
-        target = self._target
-        if "returncode" not in target.fields:
+        top = self._target.top
+        if "returncode" not in top.fields:
             raise BbbError(ErrorKind.MALFORMED, "response has no <returncode>")
-        return CallResult(fields=target.fields, metadata=target.metadata, meetings=target.meetings)
+        return CallResult(fields=top.fields, metadata=top.metadata, meetings=self._target.meetings,
+                          breakout_ids=tuple(top.breakout_ids))
 
     @staticmethod
     def _guard(call, *args) -> None:

@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import re
 import signal
 import sys
 import threading
@@ -53,8 +54,25 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
+# bbb-web renders its answers with FreeMarker's XML output format (auto_esc), which escapes
+# quotes too; CDATA is only in its older templates.
+_QUOTES = {'"': "&quot;", "'": "&apos;"}
+# metadata and customdata keys become element names (as in bbb-web); anything that is not
+# a plain XML name would make the answer unparsable, so the stand-in drops it.
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
+
+
 def _leaves(pairs: list[tuple[str, object]]) -> str:
-    return "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in pairs)
+    return "".join(f"<{k}>{escape(str(v), _QUOTES)}</{k}>" for k, v in pairs)
+
+
+def _named(items: dict[str, str]) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in items.items() if _XML_NAME.fullmatch(k) and not k.lower().startswith("xml")]
+
+
+def _password(meeting_id: str, role: str) -> str:
+    """bbb-web makes up 8-character passwords when create gives none; the stand-in derives its own."""
+    return hashlib.sha256(f"{role}:{meeting_id}".encode()).hexdigest()[:8]
 
 
 @dataclass
@@ -65,14 +83,17 @@ class Attendee:
     listen_only: bool = False
     voice: bool = False
     video: bool = False
+    customdata: dict[str, str] | None = None  # join's userdata-*; None: no <customdata> at all
 
     def xml(self) -> str:
+        """As bbb-web's get-meetings.ftlx: <customdata> only for a user who has custom data."""
+        custom = "" if self.customdata is None else f"<customdata>{_leaves(_named(self.customdata))}</customdata>"
         return "<attendee>" + _leaves([
             ("userID", self.user_id), ("fullName", self.full_name), ("role", self.role),
             ("isPresenter", _bool(self.role == "MODERATOR")),
             ("isListeningOnly", _bool(self.listen_only)), ("hasJoinedVoice", _bool(self.voice)),
             ("hasVideo", _bool(self.video)), ("clientType", "HTML5"),
-        ]) + "</attendee>"
+        ]) + custom + "</attendee>"
 
 
 @dataclass
@@ -91,20 +112,27 @@ class StandinMeeting:
     sequence: int = 0
     start_time_ms: int = 0
     breakout_ids: list[str] = field(default_factory=list)  # internal ids of its breakouts
+    attendee_pw: str = ""
+    moderator_pw: str = ""
 
     def __post_init__(self) -> None:
         if not self.internal_id:
             digest = hashlib.sha1(self.meeting_id.encode(), usedforsecurity=False).hexdigest()
             self.internal_id = f"{digest}-{self.create_time_ms}"
+        self.attendee_pw = self.attendee_pw or _password(self.meeting_id, "attendee")
+        self.moderator_pw = self.moderator_pw or _password(self.meeting_id, "moderator")
+
+    def create_date(self) -> str:
+        return time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(self.create_time_ms / 1000))
 
     def fields(self) -> list[tuple[str, object]]:
         people = self.attendees
         joined = bool(people) or self.start_time_ms > 0
-        pairs: list[tuple[str, object]] = [
+        return [
             ("meetingName", self.name), ("meetingID", self.meeting_id), ("internalMeetingID", self.internal_id),
-            ("createTime", self.create_time_ms),
-            ("createDate", time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(self.create_time_ms / 1000))),
+            ("createTime", self.create_time_ms), ("createDate", self.create_date()),
             ("voiceBridge", self.voice_bridge), ("dialNumber", "613-555-1234"),
+            ("attendeePW", self.attendee_pw), ("moderatorPW", self.moderator_pw),
             ("running", _bool(bool(people))), ("duration", self.duration), ("hasUserJoined", _bool(joined)),
             ("recording", "false"), ("hasBeenForciblyEnded", "false"),
             ("startTime", self.start_time_ms), ("endTime", 0),
@@ -114,21 +142,25 @@ class StandinMeeting:
             ("videoCount", sum(a.video for a in people)),
             ("maxUsers", self.max_participants),
             ("moderatorCount", sum(a.role == "MODERATOR" for a in people)),
-            ("isBreakout", _bool(self.is_breakout)),
         ]
-        if self.is_breakout:
-            pairs += [("parentMeetingID", self.parent_internal_id), ("sequence", self.sequence),
-                      ("freeJoin", "false")]
-        return pairs
 
     def xml_body(self) -> str:
-        """The meeting's elements, as inside <meeting> (getMeetings) or <response> (getMeetingInfo)."""
+        """The meeting's elements, as inside <meeting> (getMeetings) or <response> (getMeetingInfo).
+
+        Order and nesting of bbb-web's templates (bigbluebutton-web/src/main/webapp/WEB-INF/
+        freemarker/get-meetings.ftlx, get-meeting-info.ftlx): leaves, attendees, metadata,
+        isBreakout, a breakout's parentMeetingID/sequence/freeJoin, a parent's breakoutRooms.
+        """
         parts = [_leaves(self.fields())]
         parts.append("<attendees>" + "".join(a.xml() for a in self.attendees) + "</attendees>")
-        parts.append("<metadata>" + _leaves(sorted(self.metadata.items())) + "</metadata>")
+        parts.append("<metadata>" + _leaves(_named(self.metadata)) + "</metadata>")
+        parts.append(_leaves([("isBreakout", _bool(self.is_breakout))]))
+        if self.is_breakout:
+            parts.append(_leaves([("parentMeetingID", self.parent_internal_id), ("sequence", self.sequence),
+                                  ("freeJoin", "false")]))
         if self.breakout_ids:
-            parts.append("<breakoutRooms>" + "".join(f"<breakout>{escape(b)}</breakout>"
-                                                     for b in self.breakout_ids) + "</breakoutRooms>")
+            parts.append("<breakoutRooms>" + _leaves([("breakout", b) for b in self.breakout_ids])
+                         + "</breakoutRooms>")
         return "".join(parts)
 
 
@@ -254,6 +286,7 @@ class BbbState:
                 is_breakout=params.get("isBreakout") == "true",
                 parent_internal_id=params.get("parentMeetingID", ""),
                 sequence=_int_param(params, "sequence"),
+                attendee_pw=params.get("attendeePW", ""), moderator_pw=params.get("moderatorPW", ""),
             )
             if meeting.is_breakout and self._by_internal_id(meeting.parent_internal_id) is None:
                 return failed("parentMeetingDoesNotExist", "No parent meeting exists for the breakout room.")
@@ -261,11 +294,14 @@ class BbbState:
             return self._create_answer(meeting, "", "")
 
     def _create_answer(self, meeting: StandinMeeting, key: str, message: str) -> Response:
+        """As create-meeting.ftlx and the documented create example."""
         return Response(body=_leaves([
             ("meetingID", meeting.meeting_id), ("internalMeetingID", meeting.internal_id),
             ("parentMeetingID", meeting.parent_internal_id or "bbb-none"),
+            ("attendeePW", meeting.attendee_pw), ("moderatorPW", meeting.moderator_pw),
             ("createTime", meeting.create_time_ms), ("voiceBridge", meeting.voice_bridge),
-            ("dialNumber", "613-555-1234"), ("hasUserJoined", _bool(bool(meeting.attendees))),
+            ("dialNumber", "613-555-1234"), ("createDate", meeting.create_date()),
+            ("hasUserJoined", _bool(bool(meeting.attendees))),
             ("duration", meeting.duration), ("hasBeenForciblyEnded", "false"),
             ("messageKey", key), ("message", message),
         ]))
@@ -292,6 +328,7 @@ class BbbState:
                 user_id=params.get("userID") or f"w_{uuid.uuid4().hex[:12]}", full_name=params["fullName"],
                 role="MODERATOR" if role == "MODERATOR" else "VIEWER",
                 listen_only=audio == "listen", voice=audio == "voice", video=params.get("standin_video") == "true",
+                customdata={k[len("userdata-"):]: v for k, v in params.items() if k.startswith("userdata-")} or None,
             )
             meeting.attendees.append(attendee)
             if not meeting.start_time_ms:
@@ -438,6 +475,11 @@ class _ApiHttpServer(ThreadingHTTPServer):
             "getMeetingInfo": state.get_meeting_info, "isMeetingRunning": state.is_meeting_running,
         }
 
+    def handle_error(self, request, client_address) -> None:
+        # A client that gave up (its timeout) is routine here: no traceback on stderr.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def log(self, call: str) -> None:
         if self.verbose:
             print(f"{time.strftime('%H:%M:%S')} {call}", file=sys.stderr, flush=True)
@@ -492,7 +534,7 @@ def seed(state: BbbState, scenario: dict) -> None:
 
 
 SCENARIO_KEYS = frozenset({"id", "name", "participants", "moderators", "listen_only", "voice", "video",
-                           "age_minutes", "duration", "max_participants", "metadata", "breakouts"})
+                           "age_minutes", "duration", "max_participants", "metadata", "customdata", "breakouts"})
 
 
 def _seed_meeting(state: BbbState, spec: dict, now: float, parent: StandinMeeting | None,
@@ -519,6 +561,8 @@ def _seed_meeting(state: BbbState, spec: dict, now: float, parent: StandinMeetin
         is_breakout=parent is not None, parent_internal_id=parent.internal_id if parent else "",
         sequence=sequence,
     )
+    if "customdata" in spec and meeting.attendees:  # the first attendee's join userdata-*
+        meeting.attendees[0].customdata = {str(k): str(v) for k, v in dict(spec["customdata"]).items()}
     return state.add(meeting)
 
 
@@ -551,9 +595,10 @@ Scenario file (JSON):
   {{"meetings": [{{"id": "room-1", "name": "Room 1", "participants": 10, "moderators": 1,
                  "listen_only": 2, "voice": 6, "video": 3, "age_minutes": 30,
                  "duration": 0, "max_participants": 0, "metadata": {{"tenant": "acme"}},
+                 "customdata": {{"bbb_auto_join_audio": "true"}},
                  "breakouts": [{{"id": "room-1-b1", "participants": 3, "voice": 3}}]}}]}}
   listen_only are the first attendees, then voice (default: all the others); the
-  last `video` attendees have a camera.
+  last `video` attendees have a camera; customdata is the first attendee's.
 """
 
 
