@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from meetfleet.cli.output import console, handle_inventory_errors, json_option, print_json
-from meetfleet.cli.placement import capacity_source_options, inventory_option, server_table
+from meetfleet.cli.output import handle_inventory_errors, json_option, print_json, say
+from meetfleet.cli.placement import Observe, capacity_source_options, inventory_option, server_table
 from meetfleet.fleet import load_inventory
-from meetfleet.placement import Observations, PlacementSettings, server_spares
+from meetfleet.placement import PlacementSettings, server_spares
 from meetfleet.placement.profile import describe_hour
 from meetfleet.placement.spare import LoadModel, ServerSpare, tenants_by_server
 
@@ -33,11 +32,10 @@ def _tightest(s: ServerSpare, model: LoadModel) -> str | None:
 @capacity_source_options
 @json_option
 @handle_inventory_errors
-def capacity(inventory_dir: Path, observe: Callable[[], Observations], settings: PlacementSettings,
-             as_json: bool) -> None:
+def capacity(inventory_dir: Path, observe: Observe, settings: PlacementSettings, as_json: bool) -> None:
     """Show each BBB server's load now, peak over the window, capacity, spare and tenants."""
     fleet = load_inventory(inventory_dir)
-    observations = observe()
+    observations = observe(fleet)
     spares = server_spares(fleet, observations, settings)
     model = LoadModel(fleet, observations, settings)
     tightest = {name: _tightest(s, model) for name, s in spares.items()}
@@ -53,12 +51,11 @@ def capacity(inventory_dir: Path, observe: Callable[[], Observations], settings:
                         for s in spares.values()]})
         return
     server_table(f"Capacity (load units; source {observations.source}, headroom {settings.headroom:.0%})",
-          ["server", "region", "state", "up", "now", "peak", "recent", "capacity", "spare", "tightest hour",
-           "tenants"],
-          [(s.server, s.region, s.state.value, {None: "?", True: "up", False: "DOWN"}[s.up], _fmt(s.load_now),
-            _fmt(s.observed_peak), _fmt(s.recent_load), s.capacity, _fmt(s.spare), tightest[s.server] or "-",
-            len(placed.get(s.server, [])))
-           for s in spares.values()])
-    console.print("spare = capacity - headroom - observed peak - recent tenants' expected load, at the tightest "
-                  "hour of the week (local time; '-': no hour detail, the peak counts at every hour)",
-                  highlight=False)
+                 ["server", "region", "state", "up", "now", "peak", "recent", "capacity", "spare", "tightest hour",
+                  "tenants"],
+                 [(s.server, s.region, s.state.value, {None: "?", True: "up", False: "DOWN"}[s.up], _fmt(s.load_now),
+                   _fmt(s.observed_peak), _fmt(s.recent_load), s.capacity, _fmt(s.spare), tightest[s.server] or "-",
+                   len(placed.get(s.server, [])))
+                  for s in spares.values()])
+    say("spare = capacity - headroom - observed peak - recent tenants' expected load, at the tightest "
+        "hour of the week (local time; '-': no hour detail, the peak counts at every hour)")

@@ -11,16 +11,14 @@ import click
 
 from meetfleet.cli.output import (
     EXIT_FAILURE,
-    err_console,
-    exit_on,
     handle_inventory_errors,
     json_option,
     print_json,
+    say,
     table,
 )
 from meetfleet.lab.down import lab_down
 from meetfleet.lab.hosts import load_lab_inventory
-from meetfleet.lab.podman import LabError
 from meetfleet.lab.settings import DEFAULT_IMAGE, DEFAULT_LABEL_VALUE, DEFAULT_MIRROR, DEFAULT_NETWORK, LabSettings
 from meetfleet.lab.status import STATUS_COLUMNS, probe_all, status_rows
 from meetfleet.lab.up import Step, lab_up, prepare_machine
@@ -56,11 +54,7 @@ def make_settings(network: str, label_value: str, image_name: str) -> LabSetting
 
 
 def progress(message: str) -> None:
-    err_console.print(f"  {message}", highlight=False, markup=False)
-
-
-# A LabError is the work failing: its message on stderr and exit 1.
-lab_errors = exit_on(LabError, EXIT_FAILURE, lambda exc: f"error: {exc}")
+    say(f"  {message}", err=True)
 
 
 @click.group()
@@ -76,7 +70,6 @@ def lab() -> None:
               help="Seconds to wait for every host to answer SSH.")
 @json_option
 @handle_inventory_errors
-@lab_errors
 def up(inventory_dir: Path, network: str, label_value: str, image_name: str, wait_seconds: float,
        as_json: bool) -> None:
     """Make whatever the lab is missing (podman settings, base image, SSH key, lab secrets,
@@ -91,7 +84,6 @@ def up(inventory_dir: Path, network: str, label_value: str, image_name: str, wai
 @lab.command()
 @settings_options
 @json_option
-@lab_errors
 def prepare(network: str, label_value: str, image_name: str, as_json: bool) -> None:
     """Only the podman settings and the base image: what molecule scenarios need. Idempotent."""
     started = time.monotonic()
@@ -107,7 +99,7 @@ def report_steps(command: str, steps: list[Step], started: float, as_json: bool,
         return
     table("Lab", ["item", "outcome", "detail"], [(s.item, s.outcome, s.detail) for s in steps])
     summary = "nothing to change, all present" if not changed else f"{len(changed)} changed"
-    click.echo(f"{command}: {done}; {summary} ({elapsed} s)")
+    say(f"{command}: {done}; {summary} ({elapsed} s)")
 
 
 @lab.command()
@@ -115,7 +107,6 @@ def report_steps(command: str, steps: list[Step], started: float, as_json: bool,
 @settings_options
 @json_option
 @handle_inventory_errors
-@lab_errors
 def status(inventory_dir: Path, network: str, label_value: str, image_name: str, as_json: bool) -> None:
     """Each host's container state, systemd state and SSH reachability. Exit 1 unless all healthy."""
     inventory = load_lab_inventory(inventory_dir)
@@ -126,8 +117,8 @@ def status(inventory_dir: Path, network: str, label_value: str, image_name: str,
     else:
         table("Lab hosts", STATUS_COLUMNS, status_rows(statuses))
         unhealthy = [s.host for s in statuses if not s.healthy]
-        click.echo("all hosts healthy" if healthy else
-                   f"not healthy: {', '.join(unhealthy)} (`meetfleet lab up` makes what is missing)")
+        say("all hosts healthy" if healthy else
+            f"not healthy: {', '.join(unhealthy)} (`meetfleet lab up` makes what is missing)")
     if not healthy:
         raise SystemExit(EXIT_FAILURE)
 
@@ -139,7 +130,6 @@ def status(inventory_dir: Path, network: str, label_value: str, image_name: str,
 @click.option("--image", "with_image", is_flag=True, help="Also remove the base image (rebuilt by the next up).")
 @json_option
 @handle_inventory_errors
-@lab_errors
 def down(network: str, label_value: str, image_name: str, inventory_dir: Path | None, with_image: bool,
          as_json: bool) -> None:
     """Remove the lab's containers and network: only what carries its label."""

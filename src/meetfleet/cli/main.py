@@ -11,12 +11,14 @@ from meetfleet import __version__
 from meetfleet.cli.capacity import capacity
 from meetfleet.cli.inventory import inventory
 from meetfleet.cli.lab import lab
+from meetfleet.cli.output import MeetfleetGroup
 from meetfleet.cli.placement import place_command
 from meetfleet.cli.server import server
 from meetfleet.cli.tenant import tenant
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# MeetfleetGroup maps every error to its exit code and message (and JSON with --json).
+@click.group(cls=MeetfleetGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="meetfleet")
 def cli() -> None:
     """Fleet automation for cooperatives hosting BigBlueButton.

@@ -6,23 +6,24 @@ Also the options every capacity-aware command shares (inventory, capacity source
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from meetfleet.cli.inventory import DEFAULT_INVENTORY
 from meetfleet.cli.output import (
     EXIT_FAILURE,
+    CommandError,
     bad_input,
-    console,
-    err_console,
-    fail,
+    emphasis,
     handle_inventory_errors,
     json_option,
     print_json,
+    say,
+    table,
 )
 from meetfleet.fleet import Fleet, load_inventory
 from meetfleet.placement import Decision, Observations, PlacementSettings, place
@@ -31,22 +32,51 @@ from meetfleet.placement.profile import utc_offset_minutes
 from meetfleet.placement.sources import (
     DEFAULT_TIMEOUT_SECONDS,
     EXPORTER_ENV,
+    NO_SOURCE_MESSAGE,
     PROMETHEUS_ENV,
-    SourceError,
+    NoSourceError,
+    Source,
+    SourceConfigError,
     parse_duration,
-    read_observations,
+    read_source,
+    resolve_source,
 )
 from meetfleet.placement.spare import DEFAULT_HEADROOM, DEFAULT_WINDOW_SECONDS
 
 
+@dataclass(frozen=True)
+class Observe:
+    """Reads the capacity source the options, the environment or the fleet name (in that order)."""
+
+    prometheus: str | None
+    exporter: str | None
+    window_seconds: float
+    timeout: float
+    inventory_dir: Path | None
+
+    def source(self, fleet: Fleet) -> Source | None:
+        """The source to read; None when none is configured anywhere. Bad configuration: exit 2."""
+        try:
+            return resolve_source(self.prometheus, self.exporter, fleet.capacity_source, self.inventory_dir)
+        except NoSourceError:
+            return None
+        except SourceConfigError as exc:
+            bad_input(str(exc), kind="bad_capacity_source")
+
+    def __call__(self, fleet: Fleet) -> Observations:
+        source = self.source(fleet)
+        if source is None:
+            bad_input(NO_SOURCE_MESSAGE, kind="no_capacity_source")
+        return read_source(source, self.window_seconds, self.timeout)  # SourceError: exit 1 (output.py)
+
+    def if_configured(self, fleet: Fleet) -> Observations | None:
+        source = self.source(fleet)
+        return None if source is None else read_source(source, self.window_seconds, self.timeout)
+
+
 def server_table(title: str, columns: list[str], rows: list[tuple]) -> None:
-    """A table whose first column (server names) never wraps; numbers right-aligned."""
-    out = Table(title=title, title_justify="left", header_style="bold")
-    for i, column in enumerate(columns):
-        out.add_column(column, no_wrap=i == 0, justify="left" if i < 3 else "right")
-    for row in rows:
-        out.add_row(*("" if cell is None else str(cell) for cell in row))
-    console.print(out)
+    """A table of servers: names and numbers whole (output.table)."""
+    table(title, columns, rows)
 
 
 inventory_option = click.option(
@@ -56,9 +86,14 @@ inventory_option = click.option(
 
 
 def capacity_source_options(func: Callable) -> Callable:
-    """--prometheus/--exporter/--window/--headroom/--timeout, turned into `observe` and `settings`."""
+    """--prometheus/--exporter/--window/--headroom/--timeout, turned into `observe` and `settings`.
 
-    @click.option("--prometheus", metavar="URL", help=f"Prometheus base URL (or ${PROMETHEUS_ENV}).")
+    The command must also take --inventory: the inventory's fleet_capacity_source is read
+    when neither a flag nor the environment names a source.
+    """
+
+    @click.option("--prometheus", metavar="URL", help=f"Prometheus base URL (or ${PROMETHEUS_ENV}; "
+                                                      "else the inventory's fleet_capacity_source).")
     @click.option("--exporter", metavar="URL", help=f"Capacity exporter URL, used without Prometheus "
                                                     f"(or ${EXPORTER_ENV}).")
     @click.option("--window", default=f"{DEFAULT_WINDOW_SECONDS // 86400}d", show_default=True,
@@ -75,16 +110,7 @@ def capacity_source_options(func: Callable) -> Callable:
             window_seconds = parse_duration(window)
         except ValueError as exc:
             bad_input(f"--window: {exc}")
-
-        def observe() -> Observations:
-            try:
-                return read_observations(prometheus, exporter, window_seconds, timeout)
-            except ValueError as exc:
-                bad_input(str(exc))
-            except SourceError as exc:
-                fail(str(exc))
-            raise AssertionError("unreachable")
-
+        observe = Observe(prometheus, exporter, window_seconds, timeout, kwargs.get("inventory_dir"))
         return func(*args, observe=observe, settings=PlacementSettings(headroom=headroom), **kwargs)
 
     return wrapper
@@ -94,7 +120,7 @@ def candidate_row(c: Candidate) -> tuple:
     s = c.spare
     return (s.server, s.region, s.state.value, {None: "?", True: "up", False: "DOWN"}[s.up], s.capacity,
             f"{s.observed_peak:.0f}", f"{s.recent_load:.0f}", f"{s.spare:.0f}", f"{c.spare_after:.0f}",
-            c.tightest or "-", "yes" if c.packable else "no")
+            c.tightest or "-", {None: "-", True: "yes", False: "no"}[c.packable])
 
 
 def verdict(c: Candidate, chosen: str | None, winner: Candidate | None = None) -> str:
@@ -114,7 +140,6 @@ def verdict(c: Candidate, chosen: str | None, winner: Candidate | None = None) -
 
 CANDIDATE_COLUMNS = ["server", "region", "state", "up", "capacity", "peak", "recent", "spare", "after",
                      "tightest hour", "pack"]
-
 
 
 def candidate_json(c: Candidate) -> dict[str, Any]:
@@ -137,23 +162,24 @@ def decision_json(d: Decision, observations: Observations) -> dict[str, Any]:
 
 def explain(d: Decision, observations: Observations, title: str) -> None:
     server_table(f"{title}: expected peak {d.expected.load:.0f} load units ({d.expected.basis}); "
-          f"source {observations.source}", CANDIDATE_COLUMNS, [candidate_row(c) for c in d.candidates])
+                 f"source {observations.source}", CANDIDATE_COLUMNS, [candidate_row(c) for c in d.candidates])
     for c in d.candidates:
-        console.print(f"{c.server}: {verdict(c, d.chosen, d.winner)}", highlight=False, markup=False)
-    console.print("peak: highest load over the window; recent: expected load (at its peak) of tenants placed "
-                  "too recently to be in the observed peaks; spare: capacity minus headroom, observed and recent "
-                  "load at the tightest hour of the week; after: the same once placed, at the tightest hour "
-                  "shown (local time; '-' without hour detail: a snapshot or a window under a week); pack: "
-                  "could take the tenant even if it and the recent tenants used their whole plans. The fullest "
-                  "server safe to pack wins, else the most spare after; ties go to the larger share of capacity "
-                  "left, then to the name.", highlight=False)
+        say(f"{c.server}: {verdict(c, d.chosen, d.winner)}")
+    say("peak: highest load over the window; recent: expected load (at its peak) of tenants placed "
+        "too recently to be in the observed peaks; spare: capacity minus headroom, observed and recent "
+        "load at the tightest hour of the week; after: the same once placed, at the tightest hour "
+        "shown (local time; '-' without hour detail: a snapshot or a window under a week); pack: "
+        "could take the tenant even if it and the recent tenants used their whole plans. The fullest "
+        "server safe to pack wins, else the most spare after; ties go to the larger share of capacity "
+        "left, then to the name.")
 
 
-def report_nothing_fits(d: Decision, what: str) -> None:
-    err_console.print(f"[red]error:[/red] no server can take {what}: every candidate is excluded "
-                      "(--explain shows why). What would:", highlight=False)
-    for line in d.suggestions:
-        err_console.print(f"  - {line}", highlight=False, markup=False)
+def nothing_fits(d: Decision, observations: Observations, what: str) -> CommandError:
+    """Nothing can take the tenant: exit 1, what would fit on stderr; the whole placement in --json."""
+    message = f"no server can take {what}: every candidate is excluded (--explain shows why). What would:"
+    human = emphasis(("error:", "red"), " ", message, *(f"\n  - {line}" for line in d.suggestions))
+    return CommandError(message, EXIT_FAILURE, "nothing_fits", details={"what_would_fit": list(d.suggestions)},
+                        document=decision_json(d, observations), human=human)
 
 
 @click.command("place")
@@ -166,7 +192,7 @@ def report_nothing_fits(d: Decision, what: str) -> None:
 @json_option
 @handle_inventory_errors
 def place_command(plan: str, region: str, timezone: str | None, explain: bool, inventory_dir: Path,
-                  observe: Callable[[], Observations], settings: PlacementSettings, as_json: bool) -> None:
+                  observe: Observe, settings: PlacementSettings, as_json: bool) -> None:
     """Choose the BBB server for a new tenant of PLAN in REGION (nothing is written).
 
     Exit 0 with the server, 1 when no server can take it (with what would), 2 on bad input.
@@ -176,35 +202,40 @@ def place_command(plan: str, region: str, timezone: str | None, explain: bool, i
                    what=f"a {plan} tenant", timezone=timezone)
 
 
-def decide_or_exit(fleet: Fleet, plan: str, region: str, observe: Callable[[], Observations],
-                   settings: PlacementSettings, *, as_json: bool, explain_it: bool, what: str,
-                   json_on_success: bool = True, timezone: str | None = None) -> tuple[Decision, Observations]:
-    """Place and print the outcome; exit 1 (with what would fit) when nothing does, 2 on bad input."""
+def check_placement_input(fleet: Fleet, plan: str, region: str, timezone: str | None) -> None:
+    """Bad plan, region or time zone: exit 2 before any capacity source is contacted."""
     for key, value, known in (("--plan", plan, fleet.plans), ("--region", region, fleet.regions)):
         if value not in known:
-            bad_input(f"{key}: unknown {key[2:]} {value!r} (the inventory has: {', '.join(sorted(known))})")
+            bad_input(f"{key}: unknown {key[2:]} {value!r} (the inventory has: {', '.join(sorted(known))})",
+                      kind=f"unknown_{key[2:]}")
     if timezone is not None:
         try:
             utc_offset_minutes(timezone, 0)
         except KeyError:
-            bad_input(f"--timezone: {timezone!r} is not a known time zone (an IANA name such as America/Halifax)")
-    observations = observe()
+            bad_input(f"--timezone: {timezone!r} is not a known time zone (an IANA name such as America/Halifax)",
+                      kind="unknown_timezone")
+
+
+def decide_or_exit(fleet: Fleet, plan: str, region: str, observe: Observe,
+                   settings: PlacementSettings, *, as_json: bool, explain_it: bool, what: str,
+                   json_on_success: bool = True, timezone: str | None = None) -> tuple[Decision, Observations]:
+    """Place and print the outcome; exit 1 (with what would fit) when nothing does, 2 on bad input."""
+    check_placement_input(fleet, plan, region, timezone)
+    observations = observe(fleet)
     try:
         decision = place(fleet, observations, plan, region, settings, timezone=timezone)
     except PlacementInputError as exc:
         bad_input(str(exc))
-        raise
-    if as_json and (json_on_success or decision.chosen is None):
-        print_json(decision_json(decision, observations))
-    elif not as_json and (explain_it or decision.chosen is None):
+    if not as_json and (explain_it or decision.chosen is None):
         explain(decision, observations, f"Placing {what} in {region}")
     if decision.chosen is None:
-        report_nothing_fits(decision, what)
-        raise SystemExit(EXIT_FAILURE)
+        raise nothing_fits(decision, observations, what)
+    if as_json and json_on_success:
+        print_json(decision_json(decision, observations))
     if not as_json:
         w = decision.winner
         tightest = f", tightest hour: {w.tightest}" if w.tightest else ""
-        console.print(f"chosen: [bold]{decision.chosen}[/bold] (spare {w.spare.spare:.0f} -> {w.spare_after:.0f} "
-                      f"of capacity {w.spare.capacity}, expected peak {decision.expected.load:.0f}{tightest})",
-                      highlight=False)
+        say(emphasis("chosen: ", (decision.chosen, "bold"),
+                     f" (spare {w.spare.spare:.0f} -> {w.spare_after:.0f} of capacity {w.spare.capacity}, "
+                     f"expected peak {decision.expected.load:.0f}{tightest})"))
     return decision, observations

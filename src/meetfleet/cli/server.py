@@ -8,11 +8,12 @@ import click
 
 from meetfleet.cli.output import (
     bad_input,
-    console,
+    emphasis,
     handle_busy_inventory,
     handle_inventory_errors,
     json_option,
     print_json,
+    say,
 )
 from meetfleet.cli.placement import inventory_option
 from meetfleet.fleet import ServerState, load_inventory
@@ -30,8 +31,8 @@ def _set_state(inventory_dir: Path, name: str, state: ServerState, as_json: bool
     fleet = load_inventory(inventory_dir)
     host = fleet.bbb_servers.get(name)
     if host is None or host.bbb is None:
-        bad_input(f"{name!r} is not a BBB server of {inventory_dir} (it has: {', '.join(sorted(fleet.bbb_servers))})")
-        return
+        bad_input(f"{name!r} is not a BBB server of {inventory_dir} (it has: {', '.join(sorted(fleet.bbb_servers))})",
+                  kind="unknown_server")
     previous = host.bbb.state
     tenants = sorted(t.name for t in fleet.tenants_on(name))
     if previous != state:
@@ -41,13 +42,13 @@ def _set_state(inventory_dir: Path, name: str, state: ServerState, as_json: bool
                     "changed": previous != state, "tenants": tenants})
         return
     if previous == state:
-        console.print(f"{name} is already {state.value}; nothing to do", highlight=False)
+        say(f"{name} is already {state.value}; nothing to do")
     else:
-        console.print(f"{name}: {previous.value} -> [bold]{state.value}[/bold]", highlight=False)
+        say(emphasis(f"{name}: {previous.value} -> ", (state.value, "bold")))
     if state == ServerState.DRAINING and tenants:
-        console.print(f"{len(tenants)} tenant(s) to move away: {', '.join(tenants)}\n"
-                      "  for each: meetfleet place --plan PLAN --region REGION, then "
-                      "meetfleet tenant move TENANT --to SERVER", highlight=False)
+        say(f"{len(tenants)} tenant(s) to move away: {', '.join(tenants)}\n"
+            "  for each: meetfleet place --plan PLAN --region REGION, then "
+            "meetfleet tenant move TENANT --to SERVER")
 
 
 def _state_command(verb: str, state: ServerState, doc: str):

@@ -8,6 +8,10 @@ written to a temporary file beside the original, fsynced, given the original's m
 moved over it with os.replace. Any failure before the rename leaves the inventory
 byte-for-byte as it was; a rerun starts from scratch. All of it happens under the
 inventory's lock (fleet/lock.py), so concurrent writers cannot lose each other's edits.
+
+A file that is a symlink stays one: the write goes to its target. A write killed between
+creating its temporary file and the rename leaves that file behind; the next write (under
+the lock, so no other writer can still be using one) removes every such temporary.
 """
 
 from __future__ import annotations
@@ -121,10 +125,32 @@ def _unoverlay(problems: list[Problem], overlay: Path, directory: Path) -> list[
     return out
 
 
+# Temporary files: ".NAME.meetfleet-XXXXXXXX.tmp" beside the file they replace.
+_TMP_MARK = ".meetfleet-"
+_TMP_SUFFIX = ".tmp"
+_TMP_NAME = re.compile(rf"^\..+{re.escape(_TMP_MARK)}[A-Za-z0-9_]+{re.escape(_TMP_SUFFIX)}$")
+
+
+def _remove_stale_temporaries(*directories: Path) -> None:
+    """Remove what killed writes left (only our own naming pattern). Call with the lock held."""
+    for top in directories:
+        for here, _dirs, files in os.walk(top):
+            for name in files:
+                if _TMP_NAME.match(name):
+                    with contextlib.suppress(FileNotFoundError):
+                        Path(here, name).unlink()
+
+
+def _write_target(path: Path) -> Path:
+    """The file to replace: a symlink's target (so the link stays a link), else the path itself."""
+    return path.resolve() if path.is_symlink() else path
+
+
 def _replace_atomically(path: Path, text: str) -> None:
+    path = _write_target(path)
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else NEW_FILE_MODE
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}{_TMP_MARK}", suffix=_TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as tmp:
             tmp.write(text)
@@ -143,14 +169,18 @@ def _replace_atomically(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
-def edit_file(directory: str | Path, path: Path, mutate: Callable[[CommentedMap], None], what: str) -> Fleet:
+def edit_file(directory: str | Path, path: Path, mutate: Callable[[CommentedMap], None], what: str, *,
+              write: bool = True) -> Fleet:
     """Apply `mutate` to the YAML mapping in `path` (inside inventory `directory`) atomically.
 
     Returns the fleet as loaded after the edit. Raises InventoryWriteError, leaving every
-    file as it was, when the inventory does not validate before or after the edit.
+    file as it was, when the inventory does not validate before or after the edit. With
+    write=False only the validation runs (is this edit acceptable?) and nothing is written.
     """
     directory = Path(directory)
     with inventory_lock(directory):
+        if write:
+            _remove_stale_temporaries(directory, _write_target(path).parent)
         try:
             load_inventory(directory)
         except InventoryError as exc:
@@ -162,7 +192,8 @@ def edit_file(directory: str | Path, path: Path, mutate: Callable[[CommentedMap]
             except InventoryError as exc:
                 raise InventoryWriteError(f"{what}: the inventory would not validate",
                                           _unoverlay(exc.problems, overlay, directory)) from exc
-        _replace_atomically(path, new_text)
+        if write:
+            _replace_atomically(path, new_text)
         return fleet
 
 
@@ -222,7 +253,13 @@ def set_host_var(directory: str | Path, host: str, key: str, value: Any) -> Flee
     return edit_file(directory, path, mutate, f"set {key} of {host}")
 
 
-def set_tenant(directory: str | Path, name: str, fields: dict[str, Any], *, create: bool) -> Fleet:
+def check_tenant(directory: str | Path, name: str, fields: dict[str, Any]) -> Fleet:
+    """Would adding tenant `name` with `fields` validate? InventoryWriteError if not; writes nothing."""
+    return set_tenant(directory, name, fields, create=True, write=False)
+
+
+def set_tenant(directory: str | Path, name: str, fields: dict[str, Any], *, create: bool,
+               write: bool = True) -> Fleet:
     """Add tenant `name` (create=True, refused if it exists) or update fields of an existing one."""
     path = tenants_file(directory)
 
@@ -244,4 +281,4 @@ def set_tenant(directory: str | Path, name: str, fields: dict[str, Any], *, crea
                 value.fa.set_flow_style()
             tenants[name][key] = value
 
-    return edit_file(directory, path, mutate, f"{'add' if create else 'update'} tenant {name}")
+    return edit_file(directory, path, mutate, f"{'add' if create else 'update'} tenant {name}", write=write)
