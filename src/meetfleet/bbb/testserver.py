@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import itertools
 import json
+import random
 import re
 import signal
 import sys
@@ -28,6 +30,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -205,6 +208,179 @@ def failed(key: str, message: str) -> Response:
     return Response("FAILED", _leaves([("messageKey", key), ("message", message)]))
 
 
+# --- synthetic load (lab) ------------------------------------------------------------------
+#
+# Meetings that come and go over each tenant's local day, as a deterministic function of
+# the wall-clock time and a seed: every poll of every process sees the same meetings.
+# Each tenant has "lanes" (at most its plan's rooms); a lane's day runs from local 04:00
+# (the quietest hour) to the next, in 15-minute blocks: at each free block a meeting
+# starts with a probability following an office-hours curve, lasts 30 to 120 minutes
+# (never past the plan's limit nor the next 04:00), and holds a fixed set of people. The
+# lanes' sizes are chosen so that rooms and users stay below the plan's caps by construction.
+
+SYNTHETIC_BLOCK = 15 * 60  # seconds
+SYNTHETIC_DAY_STARTS = 4  # local hour the lanes start afresh
+SYNTHETIC_SHARE = 0.8  # of the plan's users the lanes can hold at most
+SYNTHETIC_TENANT_KEYS = frozenset({"name", "timezone", "utc_offset_minutes", "max_concurrent_users",
+                                   "max_rooms", "max_meeting_minutes"})
+# local hour -> share of lanes starting meetings, on a weekday (weekends: WEEKEND_FACTOR)
+OFFICE_CURVE = ((0, 0.0), (6, 0.0), (8, 0.5), (9, 1.0), (12, 1.0), (13, 0.6), (14, 1.0), (17, 0.8),
+                (19, 0.3), (22, 0.05), (23, 0.0), (24, 0.0))
+WEEKEND_FACTOR = 0.2
+
+
+def office_curve(local: datetime) -> float:
+    """0..1: how busy a cooperative's rooms are at this local time (weekdays higher)."""
+    hour = local.hour + local.minute / 60
+    for (h0, v0), (h1, v1) in itertools.pairwise(OFFICE_CURVE):
+        if h0 <= hour < h1:
+            value = v0 + (v1 - v0) * (hour - h0) / (h1 - h0)
+            break
+    else:
+        value = 0.0
+    return value * (WEEKEND_FACTOR if local.weekday() >= 5 else 1.0)
+
+
+@dataclass(frozen=True)
+class SyntheticTenant:
+    name: str
+    zone: tzinfo
+    max_users: int
+    max_rooms: int
+    max_minutes: int
+
+    def lanes(self) -> tuple[int, int]:
+        """(lanes, most people per lane) with lanes * people <= SYNTHETIC_SHARE * max_users."""
+        budget = int(self.max_users * SYNTHETIC_SHARE)
+        lanes = min(self.max_rooms, budget // 2, 50)
+        if lanes <= 0:
+            return (1, budget) if budget > 0 and self.max_rooms > 0 else (0, 0)
+        return lanes, budget // lanes
+
+
+@dataclass(frozen=True)
+class SyntheticMeeting:
+    tenant: str
+    meeting_id: str
+    start: float  # epoch seconds
+    end: float
+    participants: int
+    listen_only: int
+    voice: int
+    video: int
+    duration_minutes: int
+
+
+def _zone(spec: dict) -> tzinfo:
+    name = str(spec.get("timezone") or "UTC")
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(name)
+    except Exception:  # no tzdata on the host, or an unknown name
+        if "utc_offset_minutes" in spec:
+            return timezone(timedelta(minutes=int(spec["utc_offset_minutes"])))
+        if name == "UTC":
+            return UTC
+        raise ValueError(f"tenant {spec.get('name')!r}: unknown time zone {name!r} "
+                         "(install tzdata, or give utc_offset_minutes)") from None
+
+
+class SyntheticLoad:
+    """The synthetic meetings running at a given time; see the comment above."""
+
+    def __init__(self, tenants: list[SyntheticTenant], seed: str = "0", scale: float = 1.0):
+        self.tenants, self.seed, self.scale = tenants, seed, scale
+        self._days: dict[tuple[str, float], list[SyntheticMeeting]] = {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> SyntheticLoad:
+        if not isinstance(config, dict) or not isinstance(config.get("tenants", []), list):
+            raise ValueError('synthetic load: expected {"seed": ..., "scale": ..., "tenants": [...]}')
+        unknown = set(config) - {"seed", "scale", "tenants"}
+        if unknown:
+            raise ValueError(f"synthetic load: unknown keys {', '.join(sorted(unknown))}")
+        scale = float(config.get("scale", 1.0))
+        if not 0 <= scale <= 10:
+            raise ValueError(f"synthetic load: scale {scale} is not between 0 and 10")
+        tenants = []
+        for spec in config.get("tenants", []):
+            if not isinstance(spec, dict) or not spec.get("name"):
+                raise ValueError(f"synthetic load: a tenant must be an object with a name (got {spec!r:.80})")
+            unknown = set(spec) - SYNTHETIC_TENANT_KEYS
+            if unknown:
+                raise ValueError(f"synthetic load: tenant {spec['name']!r}: unknown keys {', '.join(sorted(unknown))}")
+            numbers = [int(spec.get(k, 0)) for k in ("max_concurrent_users", "max_rooms", "max_meeting_minutes")]
+            if min(numbers) < 0:
+                raise ValueError(f"synthetic load: tenant {spec['name']!r}: plan caps must not be negative")
+            tenants.append(SyntheticTenant(str(spec["name"]), _zone(spec), *numbers))
+        return cls(tenants, str(config.get("seed", "0")), scale)
+
+    def active(self, now: float) -> list[SyntheticMeeting]:
+        running = []
+        for tenant in self.tenants:
+            running += [m for m in self._day(tenant, now) if m.start <= now < m.end]
+        return running
+
+    def _day(self, tenant: SyntheticTenant, now: float) -> list[SyntheticMeeting]:
+        local = datetime.fromtimestamp(now, tenant.zone)
+        anchor = local.replace(hour=SYNTHETIC_DAY_STARTS, minute=0, second=0, microsecond=0)
+        if anchor > local:
+            anchor -= timedelta(days=1)
+        # wall-clock arithmetic, then back to epoch: a DST day is 23 or 25 hours long
+        start = anchor.timestamp()
+        end = datetime.combine(anchor.date() + timedelta(days=1), anchor.timetz()).timestamp()
+        key = (tenant.name, start)
+        if key not in self._days:
+            if len(self._days) > 4 * max(len(self.tenants), 1):
+                self._days.clear()
+            self._days[key] = self._simulate(tenant, start, end)
+        return self._days[key]
+
+    def _simulate(self, tenant: SyntheticTenant, day_start: float, day_end: float) -> list[SyntheticMeeting]:
+        lanes, per_lane = tenant.lanes()
+        longest = min(120, tenant.max_minutes) if tenant.max_minutes else 120
+        meetings = []
+        for lane in range(lanes):
+            # str seeds are hashed with sha512 by random: the same in every process
+            rng = random.Random(f"{self.seed}/{tenant.name}/{int(day_start)}/{lane}")  # noqa: S311 - load, not secrets
+            t = day_start
+            while t < day_end:
+                draw = rng.random()
+                busy = min(1.0, 0.5 * self.scale * office_curve(datetime.fromtimestamp(t, tenant.zone)))
+                if draw >= busy or longest < 15:
+                    t += SYNTHETIC_BLOCK
+                    continue
+                minutes = min(rng.randint(2, 8) * 15, longest)
+                start = t + rng.randint(0, 300)
+                end = min(t + minutes * 60, day_end)
+                people = rng.randint(min(2, per_lane), per_lane)
+                video = int(people * rng.uniform(0, 0.5))
+                listen = int(people * rng.uniform(0, 0.3))
+                meetings.append(SyntheticMeeting(
+                    tenant=tenant.name, meeting_id=f"synthetic-{tenant.name}-{int(day_start)}-{lane}-{len(meetings)}",
+                    start=start, end=end, participants=people, listen_only=listen, voice=people - listen,
+                    video=video, duration_minutes=tenant.max_minutes))
+                t = end + (-(end - day_start) % SYNTHETIC_BLOCK)  # the next whole block
+        return meetings
+
+
+def synthetic_standin_meetings(load: SyntheticLoad, now: float) -> list[StandinMeeting]:
+    """The running synthetic meetings as the stand-in lists them, tagged as a gateway would."""
+    result = []
+    for number, m in enumerate(load.active(now)):
+        meeting = StandinMeeting(
+            meeting_id=m.meeting_id, name=f"{m.tenant} room", create_time_ms=int(m.start * 1000),
+            voice_bridge=80000 + number, duration=m.duration_minutes, metadata={"tenant": m.tenant},
+            attendees=make_attendees(m.meeting_id, m.participants, listen_only=m.listen_only, voice=m.voice,
+                                     video=m.video),
+            start_time_ms=int(m.start * 1000) + 10_000,
+        )
+        result.append(meeting)
+    return result
+
+
+
 class BbbState:
     """The meetings and how calls change them. Thread-safe; `clock` returns epoch seconds."""
 
@@ -212,9 +388,10 @@ class BbbState:
         self.clock = clock
         self.lock = threading.Lock()
         self.meetings: dict[str, StandinMeeting] = {}
+        self.synthetic: SyntheticLoad | None = None  # beside the meetings created or seeded
         self._next_bridge = 70000
         self._version = 0
-        self._cached: tuple[int, bytes] | None = None
+        self._cached: tuple[tuple, bytes] | None = None
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -356,24 +533,37 @@ class BbbState:
                         "getMeetingInfo or isMeetingRunning API calls to verify that it was ended."),
         ]))
 
+    def _synthetic(self) -> list[StandinMeeting]:
+        return [] if self.synthetic is None else synthetic_standin_meetings(self.synthetic, self.clock())
+
+    def _find(self, meeting_id: str) -> StandinMeeting | None:
+        """A created or seeded meeting, else a running synthetic one."""
+        found = self.meetings.get(meeting_id)
+        if found is None and self.synthetic is not None and meeting_id.startswith("synthetic-"):
+            found = next((m for m in self._synthetic() if m.meeting_id == meeting_id), None)
+        return found
+
     def get_meetings(self, _params: dict[str, str]) -> Response:
         with self.lock:
             self._expire()
-            if self._cached is not None and self._cached[0] == self._version:
+            synthetic = self._synthetic()
+            key = (self._version, tuple(m.meeting_id for m in synthetic))
+            if self._cached is not None and self._cached[0] == key:
                 return Response(raw=self._cached[1])
-            if not self.meetings:
+            meetings = [*self.meetings.values(), *synthetic]
+            if not meetings:
                 body = Response(body=_leaves([("meetings", ""), ("messageKey", "noMeetings"),
                                               ("message", "no meetings were found on this server")])).encode()
             else:
-                inner = "".join(f"<meeting>{m.xml_body()}</meeting>" for m in self.meetings.values())
+                inner = "".join(f"<meeting>{m.xml_body()}</meeting>" for m in meetings)
                 body = Response(body=f"<meetings>{inner}</meetings>").encode()
-            self._cached = (self._version, body)
+            self._cached = (key, body)
             return Response(raw=body)
 
     def get_meeting_info(self, params: dict[str, str]) -> Response:
         with self.lock:
             self._expire()
-            meeting = self.meetings.get(params.get("meetingID", ""))
+            meeting = self._find(params.get("meetingID", ""))
             if meeting is None:
                 return failed("notFound", "We could not find a meeting with that meeting ID")
             return Response(body=meeting.xml_body())
@@ -381,7 +571,7 @@ class BbbState:
     def is_meeting_running(self, params: dict[str, str]) -> Response:
         with self.lock:
             self._expire()
-            meeting = self.meetings.get(params.get("meetingID", ""))
+            meeting = self._find(params.get("meetingID", ""))
             return Response(body=_leaves([("running", _bool(meeting is not None and bool(meeting.attendees)))]))
 
 
@@ -599,6 +789,15 @@ Scenario file (JSON):
                  "breakouts": [{{"id": "room-1-b1", "participants": 3, "voice": 3}}]}}]}}
   listen_only are the first attendees, then voice (default: all the others); the
   last `video` attendees have a camera; customdata is the first attendee's.
+
+Synthetic load file (JSON), for the lab: meetings tagged meta_tenant that come and go
+over each tenant's local day (office hours, weekdays higher), a deterministic function
+of the time and the seed, always below the plan's users and rooms:
+  {{"seed": "bbb-eu-1.lab", "scale": 1.0,
+   "tenants": [{{"name": "acme", "timezone": "Europe/Berlin", "max_concurrent_users": 50,
+                "max_rooms": 5, "max_meeting_minutes": 120}}]}}
+  scale (0 to 10) multiplies how often meetings start; utc_offset_minutes may stand in
+  for timezone where the host has no tzdata. Created meetings are listed beside them.
 """
 
 
@@ -612,6 +811,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--algorithms", default="sha1,sha256,sha384,sha512",
                         help="checksum algorithms accepted (comma-separated)")
     parser.add_argument("--scenario", type=Path, help="JSON file of meetings to hold (format above)")
+    parser.add_argument("--synthetic-load", type=Path, metavar="FILE",
+                        help="JSON file of tenants whose synthetic meetings follow their local day (format above)")
     seeding = parser.add_argument_group("uniform meetings (added to the scenario's)")
     seeding.add_argument("--meetings", type=int, default=0, help="number of meetings")
     seeding.add_argument("--participants", type=int, default=0, help="participants per meeting")
@@ -654,10 +855,19 @@ def main(argv: list[str] | None = None) -> int:
                                          origin_server_name=args.origin_server_name))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         parser.error(f"--scenario/--meetings: {exc}")
+    if args.synthetic_load:
+        try:
+            server.state.synthetic = SyntheticLoad.from_config(
+                json.loads(args.synthetic_load.read_text(encoding="utf-8")))
+        except OSError as exc:
+            parser.error(f"--synthetic-load {args.synthetic_load}: {exc.strerror}")
+        except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
+            parser.error(f"--synthetic-load {args.synthetic_load}: {exc}")
     # systemd stops it with SIGTERM: leave through the finally below and exit 0. Installed
     # before saying "listening", so whoever waits for that line may stop it at once.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"{STANDIN}: {len(server.state.meetings)} meetings, listening on {server.api_url}"
+    print(f"{STANDIN}: {len(server.state.meetings)} meetings"
+          f"{' and synthetic load' if server.state.synthetic else ''}, listening on {server.api_url}"
           f"{' (fault: ' + args.fault + ')' if args.fault else ''}", file=sys.stderr, flush=True)
     try:
         server.httpd.serve_forever()
