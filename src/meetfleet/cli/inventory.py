@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from meetfleet.cli.output import handle_inventory_errors, json_option, print_json, table
-from meetfleet.fleet import Fleet, load_inventory
+from meetfleet.fleet import Fleet, InventoryError, load_inventory
+from meetfleet.fleet.loader import check_inventory
 
 DEFAULT_INVENTORY = Path("inventories/lab")
 
@@ -24,14 +25,27 @@ def inventory() -> None:
 
 @inventory.command()
 @inventory_dir_argument
+@click.option("--strict", is_flag=True,
+              help="Warnings are problems too: exit 2 when a secret is written in plain text.")
 @handle_inventory_errors
-def check(directory: Path) -> None:
-    """Validate DIRECTORY (default: inventories/lab). Exit 2 with every problem found."""
-    fleet = load_inventory(directory)
+def check(directory: Path, strict: bool) -> None:
+    """Validate DIRECTORY (default: inventories/lab). Exit 2 with every problem found.
+
+    Warns (on stderr) for each secret the roles read that is written in plain text
+    instead of a vault reference; --strict makes those warnings problems (exit 2)."""
+    fleet, secrets = check_inventory(directory)
+    if strict and secrets.warnings:
+        raise InventoryError(secrets.warnings)
+    for note in secrets.notes:
+        click.echo(f"note: {note}", err=True)
+    for warning in secrets.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    warned = len(secrets.warnings)
     click.echo(
         f"{directory}: ok ({len(fleet.regions)} regions, {len(fleet.hosts)} hosts, "
         f"{len(fleet.bbb_servers)} BBB servers, {len(fleet.plans)} plans, "
-        f"{len(fleet.tenants)} tenants)"
+        f"{len(fleet.tenants)} tenants"
+        + (f"; {warned} warning{'s' if warned != 1 else ''}, see above" if warned else "") + ")"
     )
 
 

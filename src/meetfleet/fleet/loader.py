@@ -8,43 +8,62 @@ The inventory is an ordinary Ansible inventory directory::
     host_vars/HOST[.yml|/*.yml]    per-host variables (fleet_region, fleet_provider, ...)
 
 Variables merge like Ansible's (all < groups < host), which is enough for the keys the
-fleet model reads. Every problem found is reported, each with its file, key and line.
+fleet model reads. Every problem found is reported, each with its file, key and line:
+the file and line where the value was written, wherever it merged from. `fleet_` keys
+are the fleet's record: one the model does not know is refused (a typo would otherwise
+be ignored); other keys belong to the roles and are Ansible's business.
+
+Reading is bounded (fleet/yamlio.py: regular files only, 8 MiB per file, alias
+expansion counted) and so is templating: `{{ ... }}` in the values read here may only
+substitute variables (with the filters lower, upper, trim, string, default, replace),
+and renders to at most MAX_TEMPLATE_OUTPUT characters.
 """
 
 from __future__ import annotations
 
-import re
+import difflib
+import os
+import stat
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
 from meetfleet.fleet.errors import InventoryError, Problem
 from meetfleet.fleet.model import (
+    FLEET_KEYS,
     HCLOUD_LOCATIONS,
+    HOST_KEYS,
+    MAX_CAPACITY,
+    MAX_CPUS,
+    NAME_RE,
     ROLE_GROUPS,
     BbbServer,
     CapacitySource,
     Fleet,
     HcloudSource,
     Host,
-    Plan,
     PlacementPolicy,
+    Plan,
     Region,
     ServerState,
     StaticSource,
     Tenant,
 )
-from meetfleet.fleet.yamlio import YamlDoc, read_yaml
+from meetfleet.fleet.yamlio import YamlDoc, echo, read_yaml, resolve_link
 
 INVENTORY_FILES = ("hosts.yml", "hosts.yaml")
-# Fleet-wide keys: each defined once, in group_vars/all/.
-FLEET_KEYS = ("fleet_regions", "fleet_plans", "fleet_tenants", "fleet_capacity_source", "fleet_placement_policy")
-_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?$")
+KNOWN_FLEET_KEYS = (*FLEET_KEYS, *HOST_KEYS)
+# Longest text a template in a value read here may render to.
+MAX_TEMPLATE_OUTPUT = 16 * 1024
+# Deepest nesting of groups in hosts.yml (all > region > role is three).
+MAX_GROUP_DEPTH = 32
+_NAME_RE = NAME_RE  # kept for importers
 
 
 @dataclass
@@ -79,15 +98,25 @@ class _Raw:
     # names that exist but failed validation: their own problem is reported, so
     # references to them are not reported again
     invalid: set[str] = field(default_factory=set)
+    # every variables file read (for the secrets check): its document
+    docs: list[YamlDoc] = field(default_factory=list)
 
 
 def load_inventory(directory: str | Path) -> Fleet:
     """Read, merge and validate the inventory in `directory`. Raises InventoryError."""
+    return check_inventory(directory)[0]
+
+
+def check_inventory(directory: str | Path) -> tuple[Fleet, list[Problem]]:
+    """`load_inventory`, and the warnings that do not make the inventory invalid: secrets
+    written in plain text where a vault reference belongs (fleet/secrets.py)."""
+    from meetfleet.fleet.secrets import plaintext_secret_warnings
+
     raw = _read(directory)
     fleet = _build(raw)
     if raw.problems or fleet is None:
         raise InventoryError(raw.problems)
-    return fleet
+    return fleet, plaintext_secret_warnings(raw.root, raw.docs, raw.group_vars, raw.host_vars)
 
 
 def host_variables(directory: str | Path, keys: Collection[str]) -> dict[str, dict[str, Any]]:
@@ -132,7 +161,7 @@ def _read(directory: str | Path) -> _Raw:
 
 
 def _read_hosts_file(raw: _Raw) -> None:
-    path = next((raw.root / n for n in INVENTORY_FILES if (raw.root / n).is_file()), None)
+    path = next((raw.root / n for n in INVENTORY_FILES if os.path.lexists(raw.root / n)), None)
     if path is None:
         raw.problems.append(Problem(raw.root / "hosts.yml", "(file)", "is missing"))
         return
@@ -143,73 +172,173 @@ def _read_hosts_file(raw: _Raw) -> None:
     if not isinstance(doc.data, dict) or "all" not in doc.data:
         raw.problems.append(Problem(path, "all", "the inventory must start with an 'all' group"))
         return
-    _walk_group(raw, doc, "all", doc.data["all"] or {}, depth=0, parents=())
+    raw.docs.append(doc)
+    _walk_group(raw, doc, "all", doc.data["all"], doc.line_of(doc.data, "all"), depth=0, parents=())
 
 
-def _walk_group(
-    raw: _Raw, doc: YamlDoc, group: str, body: Any, depth: int, parents: tuple[str, ...]
-) -> None:
-    if not isinstance(body, dict):
-        raw.problems.append(Problem(doc.path, group, "a group must be a mapping"))
+def _shape(value: Any) -> str:
+    """What a YAML value is, for messages: 'a list', 'a string', ..."""
+    if isinstance(value, bool):
+        return "a boolean"
+    return {dict: "a mapping", list: "a list", str: "a string", int: "a number",
+            float: "a number"}.get(type(value), f"a {type(value).__name__}")
+
+
+def _mapping(raw: _Raw, doc: YamlDoc, key: str, value: Any, line: int | None, expected: str) -> dict:
+    """`value` as a mapping ({} when empty); a Problem and {} when it is another shape."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raw.problems.append(Problem(doc.path, _at(key, line), f"must be {expected}, not {_shape(value)}"))
+    return {}
+
+
+def _walk_group(raw: _Raw, doc: YamlDoc, group: str, body: Any, line: int | None,
+                depth: int, parents: tuple[str, ...]) -> None:
+    if depth > MAX_GROUP_DEPTH:
+        raw.problems.append(Problem(doc.path, _at(group, line), f"groups nest more than {MAX_GROUP_DEPTH} deep"))
         return
-    unknown = set(body) - {"hosts", "children", "vars"}
-    for key in sorted(unknown):
+    if body is not None and not isinstance(body, dict):
+        raw.problems.append(Problem(doc.path, _at(group, line),
+                                    f"a group must be a mapping (hosts, children, vars), not {_shape(body)}"))
+        return
+    body = body or {}
+    for key in sorted(set(body) - {"hosts", "children", "vars"}, key=str):
         raw.problems.append(
-            Problem(doc.path, _at(f"{group}.{key}", doc.line_of(body, key)),
+            Problem(doc.path, _at(f"{group}.{echo(key) if not isinstance(key, str) else key}",
+                                  doc.line_of(body, key)),
                     "unknown key in a group (expected hosts, children or vars)")
         )
     raw.group_depth[group] = max(raw.group_depth.get(group, 0), depth)
-    for key, value in (body.get("vars") or {}).items():
-        raw.group_vars.setdefault(group, {})[key] = Sourced(
-            value, doc.path, doc.line_of(body["vars"], key)
-        )
+    group_vars = _mapping(raw, doc, f"{group}.vars", body.get("vars"), doc.line_of(body, "vars"),
+                          "a mapping of variables")
+    for key, value in group_vars.items():
+        sourced = Sourced(value, doc.path, doc.line_of(group_vars, key))
+        if _known_key(raw, key, sourced, f"{group}.vars", owner=None):
+            raw.group_vars.setdefault(group, {})[key] = sourced
     lineage = (*parents, group)
-    hosts = body.get("hosts") or {}
-    if not isinstance(hosts, dict):
-        raw.problems.append(Problem(doc.path, f"{group}.hosts", "must be a mapping of host names"))
-        hosts = {}
+    hosts = _mapping(raw, doc, f"{group}.hosts", body.get("hosts"), doc.line_of(body, "hosts"),
+                     "a mapping of host names (each with its variables or nothing)")
     for host, host_body in hosts.items():
-        raw.host_groups.setdefault(str(host), set()).update(lineage)
-        for key, value in (host_body or {}).items():
-            raw.host_vars.setdefault(str(host), {})[key] = Sourced(
-                value, doc.path, doc.line_of(host_body, key)
-            )
-    for child, child_body in (body.get("children") or {}).items():
-        _walk_group(raw, doc, str(child), child_body or {}, depth + 1, lineage)
+        host_line = doc.line_of(hosts, host)
+        if not isinstance(host, str) or not host:
+            raw.problems.append(Problem(doc.path, _at(f"{group}.hosts.{echo(host)}", host_line),
+                                        "a host name must be a non-empty string"))
+            continue
+        raw.host_groups.setdefault(host, set()).update(lineage)
+        variables = _mapping(raw, doc, f"{group}.hosts.{host}", host_body, host_line,
+                             "a mapping of the host's variables (or nothing)")
+        for key, value in variables.items():
+            sourced = Sourced(value, doc.path, doc.line_of(variables, key))
+            if _known_key(raw, key, sourced, host, owner=None):
+                raw.host_vars.setdefault(host, {})[key] = sourced
+    children = _mapping(raw, doc, f"{group}.children", body.get("children"), doc.line_of(body, "children"),
+                        "a mapping of group names")
+    for child, child_body in children.items():
+        child_line = doc.line_of(children, child)
+        if not isinstance(child, str) or not child:
+            raw.problems.append(Problem(doc.path, _at(f"{group}.children.{echo(child)}", child_line),
+                                        "a group name must be a non-empty string"))
+            continue
+        _walk_group(raw, doc, child, child_body, child_line, depth + 1, lineage)
 
 
-def _var_files(directory: Path) -> Iterator[tuple[str, Path]]:
-    """(owner, file) for NAME.yml, NAME.yaml, NAME and NAME/*.yml in group_vars/host_vars."""
-    if not directory.is_dir():
+def _known_key(raw: _Raw, key: Any, sourced: Sourced, where: str, owner: str | None) -> bool:
+    """Whether to keep variable `key`: refuse non-string names, `fleet_` keys the model
+    does not know (with a did-you-mean), and fleet-wide keys outside group_vars/all.
+    `owner` is the group_vars/host_vars owner, None for hosts.yml."""
+    if not isinstance(key, str):
+        raw.problems.append(sourced.problem(f"{where}.{echo(key)}", "a variable name must be a string"))
+        return False
+    if not key.startswith("fleet_"):
+        return True
+    if key in FLEET_KEYS:
+        if owner == "all":
+            return True
+        raw.problems.append(sourced.problem(key, "belongs in group_vars/all/ (a fleet-wide key, defined once)"))
+        return False
+    if key in HOST_KEYS:
+        return True
+    close = difflib.get_close_matches(key, KNOWN_FLEET_KEYS, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raw.problems.append(sourced.problem(
+        f"{where}.{key}" if owner is None else key,
+        f"is not a fleet key ({hint}fleet_ keys are the fleet's record, each one is listed in "
+        "docs/architecture.md; a misspelt one would be ignored)"))
+    return False
+
+
+def _entries(raw: _Raw, directory: Path) -> list[Path]:
+    try:
+        return sorted(directory.iterdir())
+    except OSError as exc:
+        raw.problems.append(Problem(directory, "(directory)", f"cannot be read: {exc.strerror or exc}"))
+        return []
+
+
+def _is_dir(raw: _Raw, entry: Path) -> bool | None:
+    """Whether `entry` is a directory (following a symlink); None, with a Problem, for a
+    symlink loop or a dangling one."""
+    try:
+        info = entry.lstat()
+    except OSError as exc:
+        raw.problems.append(Problem(entry, "(file)", f"cannot be read: {exc.strerror or exc}"))
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        target = resolve_link(entry)
+        if isinstance(target, Problem):
+            raw.problems.append(target)
+            return None
+        return target.is_dir()
+    return stat.S_ISDIR(info.st_mode)
+
+
+def _var_files(raw: _Raw, directory: Path) -> Iterator[tuple[str, Path]]:
+    """(owner, file) for NAME.yml, NAME.yaml, NAME and NAME/*.yml in group_vars/host_vars.
+
+    Whatever Ansible would read is read, and refused (by read_yaml) when it is not a
+    regular file: a FIFO or a device is reported, never silently skipped nor read."""
+    if not _is_dir_quiet(directory):
         return
-    for entry in sorted(directory.iterdir()):
-        if entry.is_dir():
-            for sub in sorted(entry.iterdir()):
-                if sub.is_file() and sub.suffix in (".yml", ".yaml", ""):
+    for entry in _entries(raw, directory):
+        is_dir = _is_dir(raw, entry)
+        if is_dir is None:
+            continue
+        if is_dir:
+            for sub in _entries(raw, entry):
+                if sub.suffix in (".yml", ".yaml", "") and _is_dir(raw, sub) is False:
                     yield entry.name, sub
         elif entry.suffix in (".yml", ".yaml"):
             yield entry.stem, entry
-        elif entry.is_file() and entry.suffix == "":
+        elif entry.suffix == "":
             yield entry.name, entry
 
 
+def _is_dir_quiet(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def _read_vars_dir(raw: _Raw, directory: Path, into: dict[str, dict[str, Sourced]]) -> None:
-    for owner, path in _var_files(directory):
+    for owner, path in _var_files(raw, directory):
         doc = read_yaml(path)
         if isinstance(doc, Problem):
             raw.problems.append(doc)
             continue
+        raw.docs.append(doc)
         if doc.data is None:
             continue
         if not isinstance(doc.data, dict):
-            raw.problems.append(Problem(path, "(file)", "must be a mapping of variables"))
+            raw.problems.append(Problem(path, "(file)", f"must be a mapping of variables, not {_shape(doc.data)}"))
             continue
         for key, value in doc.data.items():
             sourced = Sourced(value, path, doc.line_of(doc.data, key))
+            if not _known_key(raw, key, sourced, "(file)", owner=owner):
+                continue
             if key in FLEET_KEYS:
-                if owner != "all":
-                    raw.problems.append(sourced.problem(key, "belongs in group_vars/all"))
-                    continue
                 if key in raw.fleet:
                     first = raw.fleet[key][0]
                     raw.problems.append(
@@ -224,28 +353,43 @@ def _read_vars_dir(raw: _Raw, directory: Path, into: dict[str, dict[str, Sourced
 # --- building and cross-checking ------------------------------------------------------
 
 
+def _message(err: Any) -> str:
+    msg = err["msg"]
+    if err["type"] == "missing":
+        return "is required but missing"
+    if err["type"] == "extra_forbidden":
+        return "is not a known key (typo?)"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if "input" in err:
+        msg = f"{msg} (got {echo(err['input'])})"
+    return msg
+
+
 def _validate(raw: _Raw, model: type[BaseModel], data: dict[str, Any],
               origin: Sourced, key_prefix: str, doc: YamlDoc | None = None,
-              node: Any = None) -> Any:
-    """Validate one item; map pydantic's errors onto inventory keys and lines."""
+              node: Any = None, fields: dict[str, tuple[str, Sourced]] | None = None) -> Any:
+    """Validate one item; map pydantic's errors onto inventory keys and lines.
+
+    `fields` maps a model field to the inventory key it came from and where that key was
+    written (host items merge their fields from several files); otherwise the item's
+    fields are keys of `node` in `doc`, under `key_prefix`."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            loc = [str(part) for part in err["loc"]]
+            loc = [echo(part) if not isinstance(part, str) else part[:80] for part in err["loc"]]
             field_name = loc[0] if loc else ""
+            if fields and field_name in fields:
+                inventory_key, where = fields[field_name]
+                key = ".".join([key_prefix, inventory_key, *loc[1:]])
+                raw.problems.append(where.problem(key, _message(err)))
+                continue
             key = ".".join([key_prefix, *loc]) if loc else key_prefix
             line = origin.line
             if doc is not None and field_name:
                 line = doc.line_of(node, field_name) or line
-            msg = err["msg"]
-            if err["type"] == "missing":
-                msg = "is required but missing"
-            elif err["type"] == "extra_forbidden":
-                msg = "is not a known key (typo?)"
-            elif "input" in err and err["type"] != "missing":
-                msg = f"{msg} (got {err['input']!r})"
-            raw.problems.append(Problem(origin.file, _at(key, line), msg))
+            raw.problems.append(Problem(origin.file, _at(key, line), _message(err)))
         return None
 
 
@@ -257,7 +401,8 @@ def _fleet_map(raw: _Raw, key: str) -> tuple[dict[str, Any], Sourced | None, Yam
     if sourced.value is None:
         return {}, sourced, doc
     if not isinstance(sourced.value, dict):
-        raw.problems.append(sourced.problem(key, "must be a mapping of names to settings"))
+        raw.problems.append(sourced.problem(key, f"must be a mapping of names to settings, "
+                                                 f"not {_shape(sourced.value)}"))
         return {}, sourced, doc
     return sourced.value, sourced, doc
 
@@ -272,15 +417,19 @@ def _named_items(raw: _Raw, key: str, model: type[BaseModel]) -> dict[str, Any]:
     for name, body in mapping.items():
         line = doc.line_of(mapping, name) if doc else None
         item_origin = Sourced(body, sourced.file, line)
-        if body is not None and not isinstance(body, dict):
-            raw.problems.append(item_origin.problem(f"{key}.{name}", "must be a mapping"))
+        if not isinstance(name, str):
+            raw.problems.append(item_origin.problem(f"{key}.{echo(name)}", "a name must be a string"))
             continue
-        data = {"name": str(name), **dict(body or {})}
-        item = _validate(raw, model, data, item_origin, f"{key}.{name}", doc, body)
+        label = name if len(name) <= 80 else echo(name)
+        if body is not None and not isinstance(body, dict):
+            raw.problems.append(item_origin.problem(f"{key}.{label}", f"must be a mapping, not {_shape(body)}"))
+            continue
+        data = {"name": name, **dict(body or {})}
+        item = _validate(raw, model, data, item_origin, f"{key}.{label}", doc, body)
         if item is None:
-            raw.invalid.add(str(name))
+            raw.invalid.add(name)
         else:
-            items[str(name)] = item
+            items[name] = item
     return items
 
 
@@ -293,7 +442,63 @@ def _merged_host_vars(raw: _Raw, host: str) -> dict[str, Sourced]:
     return merged
 
 
+def _bounded_replace(value: Any, old: Any, new: Any, count: int | None = None) -> str:
+    """Jinja's replace, refusing a result longer than MAX_TEMPLATE_OUTPUT before building it."""
+    text, old, new = str(value), str(old), str(new)
+    times = text.count(old) if old else len(text) + 1
+    if count is not None:
+        times = min(times, max(int(count), 0))
+    if len(text) + times * (len(new) - len(old)) > MAX_TEMPLATE_OUTPUT:
+        raise TemplateError(f"replace would make more than {MAX_TEMPLATE_OUTPUT:,} characters")
+    return text.replace(old, new, -1 if count is None else max(int(count), 0))
+
+
 _JINJA = SandboxedEnvironment(undefined=StrictUndefined)
+_JINJA.filters["replace"] = _bounded_replace
+_SIMPLE_FILTERS = frozenset({"lower", "upper", "trim", "string", "default", "d", "replace"})
+_SIMPLE_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const,
+                 nodes.Getattr, nodes.Getitem, nodes.Concat, nodes.Filter)
+
+
+def _not_simple(tree: nodes.Node) -> str | None:
+    """What in a template goes beyond variable substitution, or None."""
+    for node in [tree, *tree.find_all(nodes.Node)]:
+        if not isinstance(node, _SIMPLE_NODES):
+            return f"{type(node).__name__.lower()} ({{% ... %}} blocks, calls and operators are not read here)"
+        if isinstance(node, nodes.Filter) and node.name not in _SIMPLE_FILTERS:
+            return f"the filter {node.name!r} (only {', '.join(sorted(_SIMPLE_FILTERS))} are read here)"
+    return None
+
+
+@lru_cache(maxsize=256)
+def _compile(source: str) -> Any:
+    """The compiled template, or the text of why it is refused."""
+    try:
+        tree = _JINJA.parse(source)
+    except TemplateError as exc:
+        return f"template error: {echo(str(exc))[1:-1]}"
+    why = _not_simple(tree)
+    if why is not None:
+        return f"templates here may only substitute variables ({{{{ name }}}}), this one has {why}"
+    return _JINJA.from_string(tree)
+
+
+def _render(source: str, context: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(rendered text, None) or (None, what is wrong), never more than MAX_TEMPLATE_OUTPUT."""
+    template = _compile(source)
+    if isinstance(template, str):
+        return None, template
+    out: list[str] = []
+    size = 0
+    try:
+        for chunk in template.generate(context):
+            size += len(chunk)
+            if size > MAX_TEMPLATE_OUTPUT:
+                return None, f"template renders to more than {MAX_TEMPLATE_OUTPUT:,} characters"
+            out.append(chunk)
+    except Exception as exc:  # a user's template: any failure is their input's
+        return None, f"template error: {echo(str(exc))[1:-1]}"
+    return "".join(out), None
 
 
 def _render_templates(raw: _Raw, name: str, hv: dict[str, Sourced], wanted: Callable[[str], bool]) -> None:
@@ -302,22 +507,39 @@ def _render_templates(raw: _Raw, name: str, hv: dict[str, Sourced], wanted: Call
     The context is inventory_hostname, inventory_dir and the host's untemplated
     variables: enough for per-host URLs and paths, and never evaluates vault lookups.
     """
+    todo = [key for key, sourced in hv.items()
+            if wanted(key) and isinstance(sourced.value, str) and "{{" in sourced.value]
+    if not todo:
+        return
     context = {"inventory_hostname": name, "inventory_dir": str(raw.root.resolve())}
     context.update({k: s.value for k, s in hv.items()
                     if not (isinstance(s.value, str) and "{{" in s.value)})
-    for key, sourced in hv.items():
-        if wanted(key) and isinstance(sourced.value, str) and "{{" in sourced.value:
-            try:
-                rendered = _JINJA.from_string(sourced.value).render(context)
-            except TemplateError as exc:
-                raw.problems.append(sourced.problem(f"{name}.{key}", f"template error: {exc}"))
-                continue
-            hv[key] = Sourced(rendered, sourced.file, sourced.line)
+    for key in todo:
+        sourced = hv[key]
+        rendered, error = _render(sourced.value, context)
+        if error is not None:
+            raw.problems.append(sourced.problem(f"{name}.{key}", error))
+            continue
+        hv[key] = Sourced(rendered, sourced.file, sourced.line)
+
+
+def _host_key(key: str) -> bool:
+    return key.startswith("fleet_") and key not in FLEET_KEYS
+
+
+def _count(raw: _Raw, name: str, key: str, hv: dict[str, Sourced], top: int) -> int | None:
+    """A positive whole number at most `top` from host variable `key`, or None (reported)."""
+    value = hv[key].value
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= top:
+        return value
+    raw.problems.append(hv[key].problem(
+        f"{name}.{key}", f"must be a whole number from 1 to {top:,}, written without quotes (got {echo(value)})"))
+    return None
 
 
 def _build_host(raw: _Raw, name: str) -> Host | None:
     hv = _merged_host_vars(raw, name)
-    _render_templates(raw, name, hv, lambda key: key.startswith("fleet_"))
+    _render_templates(raw, name, hv, _host_key)
     here = Sourced(None, raw.root / "hosts.yml", None)
 
     def value(key: str, default: Any = None) -> Any:
@@ -327,41 +549,53 @@ def _build_host(raw: _Raw, name: str) -> Host | None:
         return hv.get(key, here)
 
     ok = True
-    if not _NAME_RE.match(name):
-        raw.problems.append(here.problem(name, "host name must be a lowercase DNS name"))
-        ok = False
+    if len(name) > 253 or not NAME_RE.match(name):
+        raw.problems.append(here.problem(echo(name)[1:-1], "host name must be a lowercase DNS name "
+                                                           "(at most 253 characters, no spaces or control characters)"))
+        return None
     roles = frozenset(g for g in raw.host_groups[name] if g in ROLE_GROUPS)
     region = value("fleet_region")
     if region is None:
         raw.problems.append(Problem(raw.root / "host_vars", f"{name}.fleet_region",
                                     "is required but missing (which region is this host in?)"))
         ok = False
+    if "fleet_lab" in hv and not isinstance(value("fleet_lab"), bool):
+        raw.problems.append(origin("fleet_lab").problem(
+            f"{name}.fleet_lab", f"must be true or false, unquoted (got {echo(value('fleet_lab'))})"))
+        ok = False
+    port = value("ansible_port")
+    if port is not None and not (isinstance(port, str) and "{{" in port) and not (
+            isinstance(port, int) and not isinstance(port, bool) and 0 < port <= 65535):
+        raw.problems.append(origin("ansible_port").problem(
+            f"{name}.ansible_port", f"must be a port number from 1 to 65535, unquoted (got {echo(port)})"))
+        ok = False
 
     provider = value("fleet_provider")
     source: HcloudSource | StaticSource | None = None
     if provider == "hcloud":
         location = value("fleet_hcloud_location")
-        if location not in HCLOUD_LOCATIONS:
+        if not isinstance(location, str) or location not in HCLOUD_LOCATIONS:
             raw.problems.append(origin("fleet_hcloud_location").problem(
                 f"{name}.fleet_hcloud_location",
-                f"{location!r} is not a Hetzner Cloud location (known: "
+                f"{echo(location)} is not a Hetzner Cloud location (known: "
                 f"{', '.join(sorted(HCLOUD_LOCATIONS))}); Hetzner has no Canadian location, "
                 "make such a host fleet_provider: static",
             ))
             ok = False
         else:
             data = {"location": location}
+            fields = {"location": ("fleet_hcloud_location", origin("fleet_hcloud_location"))}
             for key in ("server_type", "image"):
                 if f"fleet_hcloud_{key}" in hv:
                     data[key] = value(f"fleet_hcloud_{key}")
-            source = _validate(raw, HcloudSource, data, origin("fleet_hcloud_location"),
-                               f"{name}.fleet_hcloud")
+                    fields[key] = (f"fleet_hcloud_{key}", origin(f"fleet_hcloud_{key}"))
+            source = _validate(raw, HcloudSource, data, origin("fleet_hcloud_location"), name, fields=fields)
     elif provider == "static":
         source = StaticSource()
     else:
         raw.problems.append(origin("fleet_provider").problem(
             f"{name}.fleet_provider",
-            f"must be 'hcloud' or 'static' (got {provider!r})",
+            f"must be 'hcloud' or 'static' (got {echo(provider)})",
         ))
         ok = False
 
@@ -374,28 +608,32 @@ def _build_host(raw: _Raw, name: str) -> Host | None:
     return _validate(raw, Host, {
         "name": name, "region": region, "roles": roles, "address": value("ansible_host"),
         "source": source, "bbb": bbb,
-    }, origin("fleet_region"), name)
+    }, here, name, fields={"region": ("fleet_region", origin("fleet_region")),
+                           "address": ("ansible_host", origin("ansible_host"))})
 
 
 def _build_bbb(raw: _Raw, name: str, hv: dict[str, Sourced], origin: Any) -> BbbServer | None:
-    capacity = hv["fleet_bbb_capacity"].value if "fleet_bbb_capacity" in hv else None
-    cpus = hv["fleet_bbb_cpus"].value if "fleet_bbb_cpus" in hv else None
+    if "fleet_bbb_capacity" in hv and hv["fleet_bbb_capacity"].value is not None:
+        capacity = _count(raw, name, "fleet_bbb_capacity", hv, MAX_CAPACITY)
+        capacity_key = "fleet_bbb_capacity"
+    elif "fleet_bbb_cpus" in hv and hv["fleet_bbb_cpus"].value is not None:
+        cpus = _count(raw, name, "fleet_bbb_cpus", hv, MAX_CPUS)
+        capacity = None if cpus is None else BbbServer.capacity_from_cpus(cpus)
+        capacity_key = "fleet_bbb_cpus"
+    else:
+        raw.problems.append(Problem(
+            origin("fleet_bbb_capacity").file, f"{name}.fleet_bbb_capacity",
+            "is missing: a BBB server needs a capacity in load units (or fleet_bbb_cpus, "
+            "a positive CPU count, to derive one)",
+        ))
+        return None
     if capacity is None:
-        if isinstance(cpus, int) and not isinstance(cpus, bool) and cpus > 0:
-            capacity = BbbServer.capacity_from_cpus(cpus)
-        else:
-            what = "is missing" if cpus is None else f"cannot come from fleet_bbb_cpus={cpus!r}"
-            raw.problems.append(Problem(
-                origin("fleet_bbb_capacity").file, f"{name}.fleet_bbb_capacity",
-                f"{what}: a BBB server needs a capacity in load units (or fleet_bbb_cpus, "
-                "a positive CPU count, to derive one)",
-            ))
-            return None
+        return None
     state = hv["fleet_bbb_state"].value if "fleet_bbb_state" in hv else "active"
-    if state not in {s.value for s in ServerState}:
+    if not isinstance(state, str) or state not in {s.value for s in ServerState}:
         raw.problems.append(origin("fleet_bbb_state").problem(
             f"{name}.fleet_bbb_state",
-            f"unknown state {state!r} (one of: {', '.join(s.value for s in ServerState)})",
+            f"unknown state {echo(state)} (one of: {', '.join(s.value for s in ServerState)})",
         ))
         return None
     data = {
@@ -404,10 +642,13 @@ def _build_bbb(raw: _Raw, name: str, hv: dict[str, Sourced], origin: Any) -> Bbb
         "api_url": hv["fleet_bbb_api_url"].value if "fleet_bbb_api_url" in hv
         else f"https://{name}/bigbluebutton/api",
     }
+    fields = {"capacity": (capacity_key, origin(capacity_key)),
+              "state": ("fleet_bbb_state", origin("fleet_bbb_state")),
+              "api_url": ("fleet_bbb_api_url", origin("fleet_bbb_api_url"))}
     if "fleet_bbb_checksum_algorithm" in hv:
         data["checksum_algorithm"] = hv["fleet_bbb_checksum_algorithm"].value
-    bbb = _validate(raw, BbbServer, data, origin("fleet_bbb_capacity"), f"{name}.fleet_bbb")
-    return bbb
+        fields["checksum_algorithm"] = ("fleet_bbb_checksum_algorithm", origin("fleet_bbb_checksum_algorithm"))
+    return _validate(raw, BbbServer, data, origin(capacity_key), name, fields=fields)
 
 
 def _build(raw: _Raw) -> Fleet | None:
@@ -423,7 +664,7 @@ def _build(raw: _Raw) -> Fleet | None:
             hosts[name] = host
 
     for host in hosts.values():
-        if host.region not in regions:
+        if host.region not in regions and host.region not in raw.invalid:
             where = _merged_host_vars(raw, host.name)["fleet_region"]
             raw.problems.append(where.problem(
                 f"{host.name}.fleet_region",
@@ -432,13 +673,26 @@ def _build(raw: _Raw) -> Fleet | None:
 
     tenants_file, tenants_doc = (raw.fleet["fleet_tenants"][0], raw.fleet["fleet_tenants"][1]) \
         if "fleet_tenants" in raw.fleet else (None, None)
+    claimed: dict[str, str] = {}  # origin server name -> the tenant that claims it
     for tenant in tenants.values():
+        body = tenants_file.value.get(tenant.name) if tenants_file else None
         line = tenants_doc.line_of(tenants_file.value, tenant.name) if tenants_doc else None
-        where = Sourced(None, tenants_file.file if tenants_file else raw.root, line)
-        for problem in _tenant_problems(tenant, regions, plans, hosts):
-            if getattr(tenant, problem[0]) in raw.invalid:
+
+        def where(key: str, line: int | None = line, body: Any = body) -> Sourced:
+            at = tenants_doc.line_of(body, key) if tenants_doc else None
+            return Sourced(None, tenants_file.file if tenants_file else raw.root, at or line)
+
+        for key, message in _tenant_problems(tenant, regions, plans, hosts):
+            if getattr(tenant, key) in raw.invalid:
                 continue
-            raw.problems.append(where.problem(f"fleet_tenants.{tenant.name}.{problem[0]}", problem[1]))
+            raw.problems.append(where(key).problem(f"fleet_tenants.{tenant.name}.{key}", message))
+        for server_name in tenant.origin_server_names:
+            other = claimed.setdefault(server_name.lower(), tenant.name)
+            if other != tenant.name:
+                raw.problems.append(where("origin_server_names").problem(
+                    f"fleet_tenants.{tenant.name}.origin_server_names",
+                    f"{server_name!r} is claimed by tenants {other!r} and {tenant.name!r}: a meeting from "
+                    "that front end can belong to one tenant only"))
 
     capacity_source = _fleet_setting(raw, "fleet_capacity_source", CapacitySource)
     policy = _fleet_policy(raw)
@@ -455,7 +709,7 @@ def _fleet_setting(raw: _Raw, key: str, model: type[BaseModel]) -> Any:
         return None
     sourced, doc = entry
     if not isinstance(sourced.value, dict):
-        raw.problems.append(sourced.problem(key, "must be a mapping"))
+        raw.problems.append(sourced.problem(key, f"must be a mapping, not {_shape(sourced.value)}"))
         return None
     return _validate(raw, model, dict(sourced.value), sourced, key, doc, sourced.value)
 
@@ -465,8 +719,8 @@ def _fleet_policy(raw: _Raw) -> PlacementPolicy:
     if entry is None or entry[0].value is None:
         return PlacementPolicy.MOST_SPARE
     value = entry[0].value
-    if value not in {p.value for p in PlacementPolicy}:
-        raw.problems.append(entry[0].problem("fleet_placement_policy", f"unknown policy {value!r} (one of: "
+    if not isinstance(value, str) or value not in {p.value for p in PlacementPolicy}:
+        raw.problems.append(entry[0].problem("fleet_placement_policy", f"unknown policy {echo(value)} (one of: "
                                              f"{', '.join(p.value for p in PlacementPolicy)})"))
         return PlacementPolicy.MOST_SPARE
     return PlacementPolicy(value)

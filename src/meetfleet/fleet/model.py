@@ -7,10 +7,14 @@ inventory's keys without their `fleet_` prefix.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
 
 from meetfleet.capacity.load import DEFAULT_LOAD_UNITS_PER_CPU
 
@@ -21,7 +25,116 @@ HCLOUD_LOCATIONS: frozenset[str] = frozenset({"fsn1", "nbg1", "hel1", "ash", "hi
 # Inventory groups that mean "this host runs that part of the service".
 ROLE_GROUPS: tuple[str, ...] = ("bbb", "turn", "greenlight", "keycloak", "nextcloud", "monitoring")
 
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?$")]
+# Upper bounds of the numbers of the record (docs/architecture.md lists them). Beyond them
+# a value is a typo, not a fleet: a 300-digit capacity would overflow what placement and
+# the exporter compute with.
+MAX_CPUS = 1024
+MAX_CAPACITY = 100_000  # load units; 1024 CPUs at the default 50 per CPU are 51,200
+MAX_CONCURRENT_USERS = 100_000
+MAX_ROOMS = 10_000
+MAX_MEETING_MINUTES = 7 * 24 * 60  # a week: BBB's `duration` is in minutes
+MAX_DESCRIPTION = 200
+MAX_URL = 2048
+MAX_ORIGIN_SERVER_NAMES = 64
+
+# Host-level fleet keys (host_vars, group_vars, hosts.yml vars) and what they mean. Any
+# other `fleet_` key is refused: a misspelt one would be silently ignored.
+HOST_KEYS: dict[str, str] = {
+    "fleet_region": "the region the host is in",
+    "fleet_provider": "hcloud or static",
+    "fleet_hcloud_location": "Hetzner Cloud location (hcloud hosts)",
+    "fleet_hcloud_server_type": "Hetzner Cloud server type (hcloud hosts)",
+    "fleet_hcloud_image": "Hetzner Cloud image (hcloud hosts)",
+    "fleet_bbb_capacity": "load units a BBB server carries",
+    "fleet_bbb_cpus": "CPU count a BBB server's capacity is derived from",
+    "fleet_bbb_state": "active, cordoned, draining or retired",
+    "fleet_bbb_api_url": "the BBB API base URL, ending in /bigbluebutton/api",
+    "fleet_bbb_checksum_algorithm": "sha1, sha256, sha384 or sha512",
+    "fleet_lab": "true in the lab inventory: playbooks use the lab's stand-ins (read by Ansible)",
+}
+# Fleet-wide keys: each defined once, in group_vars/all/.
+FLEET_KEYS: tuple[str, ...] = ("fleet_regions", "fleet_plans", "fleet_tenants", "fleet_capacity_source",
+                               "fleet_placement_policy")
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAME_PATTERN = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"
+NAME_RE = re.compile(_NAME_PATTERN[:-1] + r"\Z")
+
+# A host's name: a lowercase DNS name. Other names (regions, plans, tenants): one DNS
+# label's length, as they become labels, client ids and sub-domains.
+HostName = Annotated[StrictStr, StringConstraints(pattern=_NAME_PATTERN, max_length=253)]
+Name = Annotated[StrictStr, StringConstraints(pattern=_NAME_PATTERN, max_length=63)]
+
+
+def _single_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must be a single line of text without control characters")
+    return value
+
+
+Description = Annotated[StrictStr, StringConstraints(max_length=MAX_DESCRIPTION), AfterValidator(_single_line)]
+
+_TIMEZONE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}")
+
+
+@lru_cache(maxsize=1024)
+def is_timezone(name: str) -> bool:
+    """An IANA time zone name zoneinfo knows (Europe/Berlin). Never a path: "", "../etc"
+    and "/etc/passwd" are refused before zoneinfo looks."""
+    if not (0 < len(name) <= 64 and _TIMEZONE_RE.fullmatch(name)):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def _timezone(value: str) -> str:
+    if not is_timezone(value):
+        raise ValueError("is not a known time zone (an IANA name such as Europe/Berlin)")
+    return value
+
+
+TimeZone = Annotated[StrictStr, StringConstraints(max_length=64), AfterValidator(_timezone)]
+
+
+def check_http_url(value: str, bbb_api: bool = False) -> str:
+    """`value` if it is an http(s) URL with a host, no credentials and no fragment; with
+    `bbb_api`, BBB's API base, ending in /bigbluebutton/api (the client appends /CALL)."""
+    if _CONTROL.search(value) or any(c.isspace() for c in value):
+        raise ValueError("must be a URL without spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError("must name a host (http(s)://HOST/...)")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not hold credentials (user:password@): they belong in the vault")
+    if port == 0:
+        raise ValueError("has port 0")
+    if parts.fragment or "#" in value:
+        raise ValueError("must not have a #fragment")
+    if bbb_api:
+        if parts.query or "?" in value:
+            raise ValueError("must not have a ?query: the client appends /CALL?PARAMETERS")
+        if not parts.path.rstrip("/").endswith("/bigbluebutton/api"):
+            raise ValueError("must end in /bigbluebutton/api, the base BBB's API calls are under "
+                             "(e.g. https://bbb.example.coop/bigbluebutton/api)")
+    return value
+
+
+HttpUrl = Annotated[StrictStr, StringConstraints(max_length=MAX_URL), AfterValidator(check_http_url)]
+BbbApiUrl = Annotated[StrictStr, StringConstraints(max_length=MAX_URL),
+                      AfterValidator(lambda v: check_http_url(v, bbb_api=True))]
+# An origin server name (bbb-origin-server-name): the host name of a tenant's front end.
+OriginServerName = Annotated[StrictStr, StringConstraints(
+    pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$", max_length=253)]
+Token = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)]
 
 
 class ServerState(StrEnum):
@@ -41,30 +154,33 @@ ChecksumAlgorithm = Literal["sha1", "sha256", "sha384", "sha512"]
 
 
 class _Strict(BaseModel):
+    """No unknown keys, no coercion: a string is not a number, true is not 1 (the field
+    types are pydantic's Strict* types; enums accept their values)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Region(_Strict):
     name: Name
-    description: str = ""
-    timezone: str = "UTC"
+    description: Description = ""
+    timezone: TimeZone = "UTC"
 
 
 class Plan(_Strict):
     """A service level: the caps a member organisation buys."""
 
     name: Name
-    description: str = ""
-    max_concurrent_users: PositiveInt
-    max_rooms: PositiveInt
-    max_meeting_minutes: PositiveInt
+    description: Description = ""
+    max_concurrent_users: Annotated[StrictInt, Field(gt=0, le=MAX_CONCURRENT_USERS)]
+    max_rooms: Annotated[StrictInt, Field(gt=0, le=MAX_ROOMS)]
+    max_meeting_minutes: Annotated[StrictInt, Field(gt=0, le=MAX_MEETING_MINUTES)]
 
 
 class HcloudSource(_Strict):
     kind: Literal["hcloud"] = "hcloud"
-    location: str
-    server_type: str = "cpx51"
-    image: str = "ubuntu-22.04"
+    location: Token
+    server_type: Token = "cpx51"
+    image: Token = "ubuntu-22.04"
 
 
 class StaticSource(_Strict):
@@ -74,21 +190,22 @@ class StaticSource(_Strict):
 class BbbServer(_Strict):
     """What the fleet knows about a BigBlueButton server (secrets excluded)."""
 
-    capacity: PositiveInt = Field(description="most load units the server carries")
+    capacity: Annotated[StrictInt, Field(gt=0, le=MAX_CAPACITY, description="most load units the server carries")]
     state: ServerState = ServerState.ACTIVE
-    api_url: str
+    api_url: BbbApiUrl
     checksum_algorithm: ChecksumAlgorithm = "sha256"
 
     @staticmethod
     def capacity_from_cpus(cpus: int) -> int:
+        """Load units of `cpus` CPUs (1..MAX_CPUS, checked by the loader)."""
         return cpus * DEFAULT_LOAD_UNITS_PER_CPU
 
 
 class Host(_Strict):
-    name: Name
+    name: HostName
     region: Name
-    roles: frozenset[str]
-    address: str | None = None
+    roles: frozenset[StrictStr]
+    address: Annotated[StrictStr, StringConstraints(pattern=r"^[^\s\x00-\x1f\x7f]+$", max_length=253)] | None = None
     source: HcloudSource | StaticSource
     bbb: BbbServer | None = None
 
@@ -99,13 +216,14 @@ class Tenant(_Strict):
     name: Name
     plan: Name
     region: Name
-    bbb_server: Name | None = None
-    greenlight: Name | None = None
-    sso_client: str | None = None
+    bbb_server: HostName | None = None
+    greenlight: HostName | None = None
+    sso_client: Annotated[StrictStr, StringConstraints(pattern=r"^[^\s\x00-\x1f\x7f]+$", max_length=255)] | None = None
     # bbb-origin-server-name values its Greenlight sets on meetings, beside the
-    # meta_tenant tag; lets the exporter attribute meetings to the tenant.
-    origin_server_names: tuple[str, ...] = ()
-    timezone: str | None = None
+    # meta_tenant tag; lets the exporter attribute meetings to the tenant. One tenant's
+    # each (the loader refuses a name two tenants claim).
+    origin_server_names: Annotated[tuple[OriginServerName, ...], Field(max_length=MAX_ORIGIN_SERVER_NAMES)] = ()
+    timezone: TimeZone | None = None
 
 
 class PlacementPolicy(StrEnum):
@@ -130,10 +248,12 @@ class CapacitySource(_Strict):
     """
 
     kind: Literal["prometheus", "exporter"]
-    url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s]*)?$", max_length=2048)]
-    username: Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\s:]+$")] | None = None
-    password_variable: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")] | None = None
-    ca_file: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    url: Annotated[StrictStr, StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s]*)?$", max_length=MAX_URL),
+                   AfterValidator(check_http_url)]
+    username: Annotated[StrictStr, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\s:]+$")] | None = None
+    password_variable: Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")] | None = None
+    ca_file: Annotated[StrictStr, StringConstraints(min_length=1, max_length=4096),
+                       AfterValidator(_single_line)] | None = None
 
 
 class Fleet(_Strict):
