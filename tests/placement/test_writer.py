@@ -133,3 +133,37 @@ def test_validation_overlay_is_removed_and_holds_no_copies(example_copy: Path, t
     set_host_var(example_copy, "bbb-eu-2.example.coop", "fleet_bbb_state", "cordoned")
     assert [p.name for p in seen] == ["bbb-eu-2.example.coop.yml"]  # everything else is a link
     assert list(scratch.iterdir()) == []
+
+
+def test_a_symlinked_file_stays_a_symlink_and_its_target_is_written(example_copy: Path, tmp_path: Path) -> None:
+    shared = tmp_path / "shared" / "tenants.yml"
+    shared.parent.mkdir()
+    (example_copy / TENANTS).rename(shared)
+    (example_copy / TENANTS).symlink_to(shared)
+    set_tenant(example_copy, "bakery-collective", {"bbb_server": "bbb-eu-2.example.coop"}, create=False)
+    assert (example_copy / TENANTS).is_symlink() and (example_copy / TENANTS).resolve() == shared
+    assert "bbb_server: bbb-eu-2.example.coop" in shared.read_text()
+    assert load_inventory(example_copy).tenants["bakery-collective"].bbb_server == "bbb-eu-2.example.coop"
+    assert [p.name for p in shared.parent.iterdir()] == ["tenants.yml"]  # no temporary left beside the target
+
+
+def test_a_killed_writes_temporary_is_removed_by_the_next_write(example_copy: Path) -> None:
+    # What a write killed between creating its temporary and the rename leaves behind.
+    stale = [example_copy / "group_vars/all/.tenants.yml.meetfleet-k1ll3d_x.tmp",
+             example_copy / "host_vars/.bbb-eu-2.example.coop.yml.meetfleet-abcd1234.tmp"]
+    for path in stale:
+        path.write_text("fleet_tenants: {}\n")
+    unrelated = example_copy / "group_vars/all/.notes.tmp"  # not our naming pattern: kept
+    unrelated.write_text("mine\n")
+    set_host_var(example_copy, "bbb-eu-1.example.coop", "fleet_bbb_state", "cordoned")
+    assert [p.exists() for p in stale] == [False, False]
+    assert unrelated.read_text() == "mine\n"
+
+
+def test_a_validation_only_edit_writes_nothing(example_copy: Path) -> None:
+    before = snapshot(example_copy)
+    fleet = writer.check_tenant(example_copy, "choir-lyon", {"plan": "small", "region": "eu"})
+    assert fleet.tenants["choir-lyon"].bbb_server is None
+    with pytest.raises(InventoryWriteError, match=r"fleet_tenants\.choir-lyon\.greenlight"):
+        writer.check_tenant(example_copy, "choir-lyon", {"plan": "small", "region": "eu", "greenlight": "nowhere"})
+    assert snapshot(example_copy) == before
