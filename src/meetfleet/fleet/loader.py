@@ -55,7 +55,7 @@ from meetfleet.fleet.model import (
     StaticSource,
     Tenant,
 )
-from meetfleet.fleet.yamlio import YamlDoc, echo, read_yaml, resolve_link
+from meetfleet.fleet.yamlio import YamlDoc, echo, label, read_yaml, resolve_link
 
 INVENTORY_FILES = ("hosts.yml", "hosts.yaml")
 KNOWN_FLEET_KEYS = (*FLEET_KEYS, *HOST_KEYS)
@@ -206,8 +206,7 @@ def _walk_group(raw: _Raw, doc: YamlDoc, group: str, body: Any, line: int | None
     body = body or {}
     for key in sorted(set(body) - {"hosts", "children", "vars"}, key=str):
         raw.problems.append(
-            Problem(doc.path, _at(f"{group}.{echo(key) if not isinstance(key, str) else key}",
-                                  doc.line_of(body, key)),
+            Problem(doc.path, _at(f"{group}.{label(key)}", doc.line_of(body, key)),
                     "unknown key in a group (expected hosts, children or vars)")
         )
     raw.group_depth[group] = max(raw.group_depth.get(group, 0), depth)
@@ -223,22 +222,22 @@ def _walk_group(raw: _Raw, doc: YamlDoc, group: str, body: Any, line: int | None
     for host, host_body in hosts.items():
         host_line = doc.line_of(hosts, host)
         if not isinstance(host, str) or not host:
-            raw.problems.append(Problem(doc.path, _at(f"{group}.hosts.{echo(host)}", host_line),
+            raw.problems.append(Problem(doc.path, _at(f"{group}.hosts.{label(host)}", host_line),
                                         "a host name must be a non-empty string"))
             continue
         raw.host_groups.setdefault(host, set()).update(lineage)
-        variables = _mapping(raw, doc, f"{group}.hosts.{host}", host_body, host_line,
+        variables = _mapping(raw, doc, f"{group}.hosts.{label(host)}", host_body, host_line,
                              "a mapping of the host's variables (or nothing)")
         for key, value in variables.items():
             sourced = Sourced(value, doc.path, doc.line_of(variables, key))
-            if _known_key(raw, key, sourced, host, owner=None):
+            if _known_key(raw, key, sourced, label(host), owner=None):
                 raw.host_vars.setdefault(host, {})[key] = sourced
     children = _mapping(raw, doc, f"{group}.children", body.get("children"), doc.line_of(body, "children"),
                         "a mapping of group names")
     for child, child_body in children.items():
         child_line = doc.line_of(children, child)
         if not isinstance(child, str) or not child:
-            raw.problems.append(Problem(doc.path, _at(f"{group}.children.{echo(child)}", child_line),
+            raw.problems.append(Problem(doc.path, _at(f"{group}.children.{label(child)}", child_line),
                                         "a group name must be a non-empty string"))
             continue
         _walk_group(raw, doc, child, child_body, child_line, depth + 1, lineage)
@@ -249,7 +248,7 @@ def _known_key(raw: _Raw, key: Any, sourced: Sourced, where: str, owner: str | N
     does not know (with a did-you-mean), and fleet-wide keys outside group_vars/all.
     `owner` is the group_vars/host_vars owner, None for hosts.yml."""
     if not isinstance(key, str):
-        raw.problems.append(sourced.problem(f"{where}.{echo(key)}", "a variable name must be a string"))
+        raw.problems.append(sourced.problem(f"{where}.{label(key)}", "a variable name must be a string"))
         return False
     if not key.startswith("fleet_"):
         return True
@@ -378,7 +377,7 @@ def _validate(raw: _Raw, model: type[BaseModel], data: dict[str, Any],
         return model.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            loc = [echo(part) if not isinstance(part, str) else part[:80] for part in err["loc"]]
+            loc = [label(part) if isinstance(part, str) else str(part) for part in err["loc"]]
             field_name = loc[0] if loc else ""
             if fields and field_name in fields:
                 inventory_key, where = fields[field_name]
@@ -418,14 +417,13 @@ def _named_items(raw: _Raw, key: str, model: type[BaseModel]) -> dict[str, Any]:
         line = doc.line_of(mapping, name) if doc else None
         item_origin = Sourced(body, sourced.file, line)
         if not isinstance(name, str):
-            raw.problems.append(item_origin.problem(f"{key}.{echo(name)}", "a name must be a string"))
+            raw.problems.append(item_origin.problem(f"{key}.{label(name)}", "a name must be a string"))
             continue
-        label = name if len(name) <= 80 else echo(name)
         if body is not None and not isinstance(body, dict):
-            raw.problems.append(item_origin.problem(f"{key}.{label}", f"must be a mapping, not {_shape(body)}"))
+            raw.problems.append(item_origin.problem(f"{key}.{label(name)}", f"must be a mapping, not {_shape(body)}"))
             continue
         data = {"name": name, **dict(body or {})}
-        item = _validate(raw, model, data, item_origin, f"{key}.{label}", doc, body)
+        item = _validate(raw, model, data, item_origin, f"{key}.{label(name)}", doc, body)
         if item is None:
             raw.invalid.add(name)
         else:
@@ -501,19 +499,22 @@ def _render(source: str, context: dict[str, Any]) -> tuple[str | None, str | Non
     return "".join(out), None
 
 
+def _templated(value: Any) -> bool:
+    """Whether Ansible would template `value` (a string with {{ }}, {% %} or {# #})."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value or "{#" in value)
+
+
 def _render_templates(raw: _Raw, name: str, hv: dict[str, Sourced], wanted: Callable[[str], bool]) -> None:
     """Render `{{ ... }}` in the wanted keys' values the way Ansible would, in place.
 
     The context is inventory_hostname, inventory_dir and the host's untemplated
     variables: enough for per-host URLs and paths, and never evaluates vault lookups.
     """
-    todo = [key for key, sourced in hv.items()
-            if wanted(key) and isinstance(sourced.value, str) and "{{" in sourced.value]
+    todo = [key for key, sourced in hv.items() if wanted(key) and _templated(sourced.value)]
     if not todo:
         return
     context = {"inventory_hostname": name, "inventory_dir": str(raw.root.resolve())}
-    context.update({k: s.value for k, s in hv.items()
-                    if not (isinstance(s.value, str) and "{{" in s.value)})
+    context.update({k: s.value for k, s in hv.items() if not _templated(s.value)})
     for key in todo:
         sourced = hv[key]
         rendered, error = _render(sourced.value, context)
@@ -550,7 +551,7 @@ def _build_host(raw: _Raw, name: str) -> Host | None:
 
     ok = True
     if len(name) > 253 or not NAME_RE.match(name):
-        raw.problems.append(here.problem(echo(name)[1:-1], "host name must be a lowercase DNS name "
+        raw.problems.append(here.problem(label(name), "host name must be a lowercase DNS name "
                                                            "(at most 253 characters, no spaces or control characters)"))
         return None
     roles = frozenset(g for g in raw.host_groups[name] if g in ROLE_GROUPS)
@@ -564,7 +565,7 @@ def _build_host(raw: _Raw, name: str) -> Host | None:
             f"{name}.fleet_lab", f"must be true or false, unquoted (got {echo(value('fleet_lab'))})"))
         ok = False
     port = value("ansible_port")
-    if port is not None and not (isinstance(port, str) and "{{" in port) and not (
+    if port is not None and not _templated(port) and not (
             isinstance(port, int) and not isinstance(port, bool) and 0 < port <= 65535):
         raw.problems.append(origin("ansible_port").problem(
             f"{name}.ansible_port", f"must be a port number from 1 to 65535, unquoted (got {echo(port)})"))

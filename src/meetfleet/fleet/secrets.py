@@ -179,11 +179,11 @@ def _vault(path: Path, variable: str) -> Any:
 def _decrypt(path: Path, variable: str, ciphertext: str, vault: Any) -> str:
     lib, ansible_error = vault
     try:
-        plain = lib.decrypt(ciphertext.strip().encode("utf-8"), filename=str(path))
+        plain = lib.decrypt(ciphertext.strip().encode("utf-8"))
     except ansible_error:
         raise _error(path, variable, f"cannot be decrypted with the vault password of {PASSWORD_FILE_ENV} "
                                      "(wrong password, or not an ansible-vault value)") from None
-    except Exception:  # malformed ciphertext raises binascii.Error, ValueError...
+    except ValueError:  # malformed ciphertext: binascii.Error, bad hex...
         raise _error(path, variable, "cannot be decrypted: not a valid ansible-vault value") from None
     try:
         return plain.decode("utf-8")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import reprlib
 import stat
 from dataclasses import dataclass
@@ -51,6 +52,17 @@ def echo(value: Any) -> str:
     of a huge value (reprlib stops early, so building it costs little)."""
     text = _repr.repr(value)
     return text if len(text) <= MAX_ECHO else text[: MAX_ECHO - 3] + "..."
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def label(value: Any) -> str:
+    """A name or key as a message shows it: itself when it is short printable text,
+    else its short repr (a newline in a name must not start a line of the message)."""
+    if isinstance(value, str) and len(value) <= MAX_ECHO and not _UNPRINTABLE.search(value):
+        return value
+    return echo(value)
 
 
 class LineDict(dict):
