@@ -1,13 +1,8 @@
 """Verify roles/base in the lab container: users, sshd, firewall, upgrades, time, journald, node exporter."""
 
-import json
 import re
 import socket
-import subprocess
 
-import pytest
-
-CONTAINER = "meetfleet-molecule-base"
 SSH = "ssh -i /root/molecule-operator -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
 
 # What converge.yml declares, as (proto, port, IPv4 sources, IPv6 sources).
@@ -58,13 +53,6 @@ def test_firewall_forward_is_default_deny_and_loaded_at_boot(host):
     assert "policy drop" in host.check_output("nft list chain inet meetfleet forward")
     assert host.service("nftables").is_enabled
     assert host.run("nft -c -f /etc/nftables.conf").rc == 0
-
-
-@pytest.fixture(scope="module")
-def container_ip():
-    out = subprocess.run(["podman", "inspect", CONTAINER], capture_output=True, text=True, check=True, timeout=30)
-    networks = json.loads(out.stdout)[0]["NetworkSettings"]["Networks"]
-    return next(iter(networks.values()))["IPAddress"]
 
 
 def _connects(address: str, port: int) -> bool:
