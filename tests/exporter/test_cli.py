@@ -18,7 +18,6 @@ import pytest
 from click.testing import CliRunner
 
 from capacity_exporter.main import main
-from meetfleet.cli import output
 from tests.exporter.conftest import FleetLab, parse_metrics, secret_of, value, write_secrets
 
 
@@ -32,11 +31,6 @@ class Result:
 
 def invoke(*args: str) -> Result:
     return Result(CliRunner().invoke(main, list(args), catch_exceptions=False))
-
-
-@pytest.fixture(autouse=True)
-def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(output.console, "width", 200)
 
 
 def test_once_json_reports_servers_and_tenants(lab: FleetLab) -> None:
