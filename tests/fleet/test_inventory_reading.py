@@ -4,6 +4,7 @@ check` answers each with exit 2 and the file, in bounded time and memory."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,12 @@ def test_unreadable_directory_is_refused(example_copy: Path, monkeypatch: pytest
 
     monkeypatch.setattr(Path, "iterdir", deny)
     refused(example_copy, "host_vars", "(directory)", "cannot be read")
+
+
+def test_group_vars_that_is_a_file_is_refused(example_copy: Path) -> None:
+    shutil.rmtree(example_copy / "group_vars")
+    (example_copy / "group_vars").write_text("fleet_regions: {}\n")
+    refused(example_copy, "group_vars", "must be a directory")
 
 
 def test_file_that_is_not_utf8_is_refused(example_copy: Path) -> None:

@@ -150,7 +150,7 @@ def _read(directory: str | Path) -> _Raw:
     for host in raw.host_vars:
         if host not in raw.host_groups:
             raw.problems.append(
-                Problem(raw.root / "host_vars", host, "has host_vars but is not in any group of hosts.yml")
+                Problem(raw.root / "host_vars", label(host), "has host_vars but is not in any group of hosts.yml")
             )
     if raw.problems:  # do not cross-check a half-read inventory
         raise InventoryError(raw.problems)
@@ -299,6 +299,8 @@ def _var_files(raw: _Raw, directory: Path) -> Iterator[tuple[str, Path]]:
     Whatever Ansible would read is read, and refused (by read_yaml) when it is not a
     regular file: a FIFO or a device is reported, never silently skipped nor read."""
     if not _is_dir_quiet(directory):
+        if os.path.lexists(directory):
+            raw.problems.append(Problem(directory, "(directory)", "must be a directory of variables files"))
         return
     for entry in _entries(raw, directory):
         is_dir = _is_dir(raw, entry)
@@ -623,7 +625,7 @@ def _build_bbb(raw: _Raw, name: str, hv: dict[str, Sourced], origin: Any) -> Bbb
         capacity_key = "fleet_bbb_cpus"
     else:
         raw.problems.append(Problem(
-            origin("fleet_bbb_capacity").file, f"{name}.fleet_bbb_capacity",
+            raw.root / "host_vars", f"{name}.fleet_bbb_capacity",
             "is missing: a BBB server needs a capacity in load units (or fleet_bbb_cpus, "
             "a positive CPU count, to derive one)",
         ))
