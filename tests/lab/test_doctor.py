@@ -49,13 +49,13 @@ def test_a_hidden_binary_fails_the_check_naming_its_package(tmp_path: Path):
 
 
 def test_json_names_the_missing_package(tmp_path: Path):
-    result = _doctor("--no-network", "--json", path=_path_hiding(tmp_path, "ssh-audit"))
+    result = _doctor("--no-network", "--json", path=_path_hiding(tmp_path, "debootstrap"))
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["ok"] is False
-    assert report["missing_packages"] == ["ssh-audit"]
+    assert report["missing_packages"] == ["debootstrap"]
     failed = [c["name"] for c in report["checks"] if not c["ok"]]
-    assert failed == ["binary ssh-audit"]
+    assert failed == ["binary debootstrap"]
 
 
 def test_podman_helpers_are_found_off_the_path(tmp_path: Path):

@@ -25,7 +25,7 @@ from meetfleet.cli.output import (
     say,
     table,
 )
-from meetfleet.fleet import Fleet, load_inventory
+from meetfleet.fleet import Fleet, PlacementPolicy, load_inventory
 from meetfleet.placement import Decision, Observations, PlacementSettings, place
 from meetfleet.placement.decide import Candidate, PlacementInputError
 from meetfleet.placement.profile import utc_offset_minutes
@@ -154,7 +154,7 @@ def candidate_json(c: Candidate) -> dict[str, Any]:
 
 
 def decision_json(d: Decision, observations: Observations) -> dict[str, Any]:
-    return {"chosen": d.chosen, "plan": d.plan, "region": d.region,
+    return {"chosen": d.chosen, "plan": d.plan, "region": d.region, "policy": d.policy.value,
             "expected_load": round(d.expected.load, 1), "expected_from": d.expected.basis,
             "source": observations.source, "window_seconds": observations.window_seconds,
             "candidates": [candidate_json(c) for c in d.candidates], "what_would_fit": list(d.suggestions)}
@@ -169,9 +169,16 @@ def explain(d: Decision, observations: Observations, title: str) -> None:
         "too recently to be in the observed peaks; spare: capacity minus headroom, observed and recent "
         "load at the tightest hour of the week; after: the same once placed, at the tightest hour "
         "shown (local time; '-' without hour detail: a snapshot or a window under a week); pack: "
-        "could take the tenant even if it and the recent tenants used their whole plans. The fullest "
-        "server safe to pack wins, else the most spare after; ties go to the larger share of capacity "
-        "left, then to the name.")
+        "could take the tenant even if it and the recent tenants used their whole plans ('-': not "
+        f"asked by the policy). Policy {d.policy.value} (fleet_placement_policy): {POLICY_RULES[d.policy]}; "
+        "ties go to the larger share of capacity left, then to the name.")
+
+
+# How each policy ranks the eligible servers, as the legend of --explain says it.
+POLICY_RULES = {
+    PlacementPolicy.MOST_SPARE: "the server with the most spare capacity left once placed wins",
+    PlacementPolicy.PACK: "the fullest server safe to pack wins, else the most spare after",
+}
 
 
 def nothing_fits(d: Decision, observations: Observations, what: str) -> CommandError:

@@ -47,7 +47,6 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("debootstrap", "debootstrap", "building the lab image"),
     Requirement("ssh", "openssh-client", "reaching lab hosts, Ansible, pyinfra"),
     Requirement("ssh-keygen", "openssh-client", "the lab's key pair"),
-    Requirement("ssh-audit", "ssh-audit", "molecule base: the SSH policy checked from outside"),
     Requirement("prometheus", "prometheus", "placement's tests against a real Prometheus"),
     Requirement("promtool", "prometheus", "rule and metric lint tests"),
     Requirement("git", "git", "ansible-lint finds the project root with it"),
