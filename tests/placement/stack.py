@@ -10,15 +10,23 @@ free-school-leipzig (about 100 load units), eu-2 (capacity 1000) housing-federat
 from __future__ import annotations
 
 import asyncio
+import base64
+import datetime
+import ipaddress
 import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -207,3 +215,102 @@ def start_backfilled(root: Path, series: dict[str, dict[tuple[tuple[str, str], .
         process.terminate()
         raise
     return BackfilledPrometheus(url, process)
+
+
+# --- canned HTTP(S) answers: a source serving exactly the values a test needs ----------
+
+Answer = Callable[[str, dict[str, str]], tuple[int, str, str]]
+
+
+class CannedServer:
+    """An HTTP server on 127.0.0.1 answering each GET or POST with `answer(path, params)`:
+    (status, content type, body). Real sockets, so the readers' httpx calls run as in
+    production. `credentials`: basic auth required; `tls`: (certificate, key) files."""
+
+    def __init__(self, answer: Answer, credentials: tuple[str, str] | None = None,
+                 tls: tuple[Path, Path] | None = None) -> None:
+        self.answer = answer
+        expected = None
+        if credentials:
+            expected = "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
+        canned = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _reply(self, params: dict[str, str]) -> None:
+                if expected and self.headers.get("Authorization") != expected:
+                    status, kind, body = 401, "text/plain", "Unauthorized"
+                else:
+                    status, kind, body = canned.answer(urlsplit(self.path).path, params)
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._reply({k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                self._reply({k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()})
+
+            def log_message(self, format: str, *args: object) -> None:  # quiet: no request log on stderr
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        scheme = "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            # The handshake in each connection's own thread, not in accept(): one slow or
+            # refusing client must not hold up the others.
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True,
+                                                    do_handshake_on_connect=False)
+            scheme = "https"
+        # A client refusing the certificate is what some tests want: no traceback on stderr.
+        self.httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_ca(root: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate for 127.0.0.1 signed by it: (ca, cert, key) files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "meetfleet test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    files = root / "ca.pem", root / "cert.pem", root / "key.pem"
+    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return files

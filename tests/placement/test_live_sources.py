@@ -2,6 +2,10 @@
 
 Numbers come from the exporter's metrics (load units of the seeded meetings) and the
 plans' expected loads: small 77.7, medium 310.8, large 932.4 (see expected.py).
+
+And the readers against sources serving exactly what a test needs (canned answers over
+real sockets): NaN, infinities and negative numbers as Prometheus and the exporter write
+them, basic auth, TLS with a CA file.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ import pytest
 
 from meetfleet.fleet import load_inventory
 from meetfleet.fleet.writer import set_tenant
+from meetfleet.placement import place
 from meetfleet.placement.exporter_metrics import read_exporter
 from meetfleet.placement.profile import HOURS_PER_WEEK, hour_of_week
-from meetfleet.placement.prometheus import read_prometheus
+from meetfleet.placement.prometheus import hourly_server_query, read_prometheus
+from meetfleet.placement.sources import SourceError
 from tests.conftest import EXAMPLE_INVENTORY
 from tests.helpers import flat, run, snapshot
 from tests.placement import stack as lab
+from tests.placement.fleets import fleet, server, tenant
 
 pytestmark = pytest.mark.slow
 EU1, EU2, CA1 = "bbb-eu-1.example.coop", "bbb-eu-2.example.coop", "bbb-ca-1.example.coop"
@@ -45,6 +52,13 @@ def prometheus_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lab.S
     stack = lab.start(tmp_path_factory.mktemp("prometheus-stack"), with_prometheus=True)
     yield stack
     stack.stop()
+
+
+def _set_policy(inventory: Path, policy: str) -> None:
+    """fleet_placement_policy in the inventory's fleet-wide settings, as an operator writes it."""
+    fleet_file = inventory / "group_vars" / "all" / "fleet.yml"
+    fleet_file.write_text(fleet_file.read_text() + f"\nfleet_placement_policy: {policy}\n")
+    assert load_inventory(inventory).placement_policy.value == policy
 
 
 # --- straight from the exporter: a snapshot ------------------------------------------
@@ -125,9 +139,9 @@ def test_prometheus_placement_uses_the_peak_not_the_load_of_the_moment(
         prometheus_stack: lab.Stack, tmp_path: Path) -> None:
     _wait_for_history(prometheus_stack)
     # housing-federation's meetings end: eu-2 is now the emptiest server, but its peak
-    # over the window is still the highest. Both can take a small tenant even at its cap,
-    # so the fuller one by its peak wins: eu-2. Judged by the load of the moment, eu-2
-    # would be the emptier (0 against about 100) and eu-1 the fuller.
+    # over the window is still the highest. Judged by the load of the moment, eu-2 would
+    # be the emptier (0 against about 100) and eu-1 the fuller; by the peaks it is the
+    # converse. Most spare (the default) takes eu-1, the emptier by its peak.
     prometheus_stack.end_meetings(EU2, [f"housing-federation-{i}" for i in range(4)])
     deadline = time.monotonic() + 20
     while read_prometheus(prometheus_stack.prometheus_url, WINDOW).servers[EU2].load_now > 0:
@@ -138,13 +152,23 @@ def test_prometheus_placement_uses_the_peak_not_the_load_of_the_moment(
                  "--prometheus", prometheus_stack.prometheus_url, "--window", f"{WINDOW}s", "--json")
     assert result.exit_code == 0, result.output
     decision = json.loads(result.output)
-    assert decision["chosen"] == EU2
-    assert all(c["safe_to_pack"] for c in decision["candidates"] if c["region"] == "eu")
+    assert decision["chosen"] == EU1
     eu1, eu2 = (next(c for c in decision["candidates"] if c["server"] == s) for s in (EU1, EU2))
     assert eu2["load_now"] == 0
     assert eu2["observed_peak"] == pytest.approx(229.6, abs=0.1)
     assert eu1["recent_tenants"] == {} and eu2["recent_tenants"] == {}  # history covers them
     assert eu1["spare"] == pytest.approx(900 - eu1["observed_peak"], abs=0.1)
+    # Packing (fleet_placement_policy: pack): both can take a small tenant even at its cap,
+    # so the fuller one by its peak wins: eu-2.
+    packing = tmp_path / "packing"
+    shutil.copytree(inventory, packing)
+    _set_policy(packing, "pack")
+    result = run("place", "--plan", "small", "--region", "eu", "--inventory", str(packing),
+                 "--prometheus", prometheus_stack.prometheus_url, "--window", f"{WINDOW}s", "--json")
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.output)
+    assert decision["chosen"] == EU2
+    assert all(c["safe_to_pack"] for c in decision["candidates"] if c["region"] == "eu")
 
     # A tenant recorded on eu-1 a moment ago has no series yet: its plan's expected peak
     # (large: 932.4) is added on top of eu-1's peak, which no longer fits; eu-2 wins.
@@ -251,15 +275,25 @@ def test_placement_compares_hours_of_the_week(backfilled, tmp_path: Path) -> Non
     # night-owls, placed two days ago, counts on eu-2: its plan's week, raised to its nights.
     assert eu2["recent_tenants"] == {"night-owls": pytest.approx(200)}
     assert eu2["spare"] == pytest.approx(900 - 450 - 200)
-    # A Vancouver tenant meets during Europe's night: eu-1 has room, and wins as the fuller
-    # server that stays safe even at the plan's cap (eu-2's 250 cannot take 518).
-    result = run("place", "--plan", "medium", "--region", "eu", "--timezone", "America/Vancouver", "--explain",
-                 "--inventory", str(inventory), "--prometheus", prometheus.url, "--window", "28d")
+    # A Vancouver tenant meets during Europe's night: eu-1 has room, and keeps the most
+    # spare once placed (100 at its own tightest hour, Europe's mornings; eu-2 62).
+    vancouver = ["place", "--plan", "medium", "--region", "eu", "--timezone", "America/Vancouver", "--explain",
+                 "--prometheus", prometheus.url, "--window", "28d"]
+    result = run(*vancouver, "--inventory", str(inventory))
     assert result.exit_code == 0, result.output
     text = flat(result.output)
     assert f"chosen: {EU1}" in text
-    assert re.search(rf"{re.escape(EU1)}: chosen: the fullest server safe to pack \(tightest hour: "
+    assert re.search(rf"{re.escape(EU1)}: chosen: the most spare capacity left once placed \(tightest hour: "
                      r"(Mon|Tue|Wed|Thu|Fri) \d\d:00 Europe/Berlin\)", text), text
+    # Packing chooses it too, as the fuller server that stays safe even at the plan's cap
+    # (eu-2's 250 cannot take 518).
+    packing = tmp_path / "packing"
+    shutil.copytree(inventory, packing)
+    _set_policy(packing, "pack")
+    result = run(*vancouver, "--inventory", str(packing))
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"{re.escape(EU1)}: chosen: the fullest server safe to pack \(tightest hour: "
+                     r"(Mon|Tue|Wed|Thu|Fri) \d\d:00 Europe/Berlin\)", flat(result.output)), result.output
     capacity = json.loads(run("capacity", "--inventory", str(inventory), "--prometheus", prometheus.url,
                               "--window", "28d", "--json").output)
     eu1_capacity = next(s for s in capacity["servers"] if s["server"] == EU1)
@@ -279,3 +313,179 @@ def test_tenant_add_places_by_the_tenants_own_time_zone(backfilled, tmp_path: Pa
     # Placed as `place --timezone America/Vancouver` places it (Europe's night is eu-1's free
     # time), not as a Berlin tenant (eu-2), and its time zone is recorded for later decisions.
     assert (recorded.bbb_server, recorded.timezone) == (EU1, "America/Vancouver")
+
+
+# --- sources serving NaN, infinities, negative numbers; auth and TLS ------------------
+
+BAD_VALUES = ("NaN", "+Inf", "-Inf", "-1", "-5000")
+# "small-box" is full (800 of 900 usable) and cannot take a medium tenant (310.8); "big"
+# can (1800 - 1400 = 400). Read as 0 (or as -1, -5000), small-box would have the most
+# spare and win: the tests check that a bad value makes it unknown instead.
+HEALTHY = {"up": {"small-box": "1", "big": "1"}, "load_now": {"small-box": "800", "big": "1400"},
+           "peak": {"small-box": "800", "big": "1400"}, "server_hours": {"small-box": "800", "big": "1400"},
+           # fresh: on small-box for two days, so it is asked for its own week.
+           "tenant_first": {"fresh": None}, "tenant_now": {"fresh": "5"}, "tenant_peak": {"fresh": "20"},
+           "tenant_hours": {"fresh": "20"}}
+FLEET = fleet([server("small-box", capacity=1000), server("big", capacity=2000)],
+              [tenant("fresh", "small-box", plan="small")])
+
+
+def _prometheus_answer(values: dict[str, dict[str, str | None]]) -> lab.Answer:
+    """Prometheus's query API answering the reader's queries from `values` (as it serialises them)."""
+    def answer(path: str, params: dict[str, str]) -> tuple[int, str, str]:
+        query, at = params["query"], float(params.get("time", time.time()))
+        if path.endswith("/query_range"):
+            key, label = ("server_hours", "server") if query == hourly_server_query() else ("tenant_hours", "tenant")
+            start, end = float(params["start"]), float(params["end"])
+            points = [[start + i * 3600, None] for i in range(int((end - start) // 3600) + 1)]
+            result = [{"metric": {label: name}, "values": [[t, raw] for t, _ in points]}
+                      for name, raw in values[key].items()]
+            return 200, "application/json", json.dumps({"status": "success", "data": {"resultType": "matrix",
+                                                                                      "result": result}})
+        if "meetfleet_server_up" in query:
+            key = "up"
+        elif query == "max by (server) (meetfleet_server_load_units)":
+            key = "load_now"
+        elif query.startswith("max by (server) (max_over_time(meetfleet_server_load_units["):
+            key = "peak" if query.endswith(f"[{FOUR_WEEKS}s]))") else "peak_this_hour"
+        elif "timestamp(" in query:
+            key = "tenant_first"
+        elif query.startswith("max by (tenant, server)"):
+            key = "tenant_now"
+        else:
+            key = "tenant_peak"
+        result = []
+        for name, raw in values.get(key, {}).items():
+            labels = {"server": name} if key in ("up", "load_now", "peak", "peak_this_hour") else {"tenant": name}
+            if key in ("tenant_first", "tenant_now"):
+                labels["server"] = "small-box"
+            if key == "tenant_first" and raw is None:
+                raw = str(at - 2 * DAY)  # placed two days ago
+            result.append({"metric": labels, "value": [at, raw]})
+        if key == "peak_this_hour":
+            result = [{"metric": {"server": n}, "value": [at, v]} for n, v in values["load_now"].items()]
+        return 200, "application/json", json.dumps({"status": "success", "data": {"resultType": "vector",
+                                                                                  "result": result}})
+    return answer
+
+
+@pytest.fixture(scope="module")
+def canned() -> Iterator[lab.CannedServer]:
+    source = lab.CannedServer(_prometheus_answer(HEALTHY))
+    yield source
+    source.stop()
+
+
+def test_canned_prometheus_healthy_values_are_read_as_sent(canned: lab.CannedServer) -> None:
+    canned.answer = _prometheus_answer(HEALTHY)
+    observed = read_prometheus(canned.url, FOUR_WEEKS)
+    assert observed.refused == {}
+    assert observed.servers["small-box"].profile == (800.0,) * HOURS_PER_WEEK
+    assert observed.tenants["fresh"].history_seconds == pytest.approx(2 * DAY, abs=5)
+    decision = place(FLEET, observed, "medium", "eu")
+    assert decision.chosen == "big"
+    assert next(c for c in decision.candidates if c.server == "small-box").reasons[0].startswith(
+        "would pass its capacity")
+
+
+@pytest.mark.parametrize("raw", BAD_VALUES)
+@pytest.mark.parametrize(("key", "meaning"), [
+    ("up", "as its meetfleet_server_up"), ("load_now", "as its current load"), ("peak", "as its peak over the window"),
+    ("server_hours", "as its peak in an hour of the week"), ("tenant_first", "as tenant fresh's first sample time"),
+    ("tenant_now", "as tenant fresh's current load"), ("tenant_peak", "as tenant fresh's peak over the window"),
+    ("tenant_hours", "as tenant fresh's peak in an hour of the week")])
+def test_prometheus_value_that_is_no_measurement_makes_the_server_unknown(
+        canned: lab.CannedServer, key: str, meaning: str, raw: str) -> None:
+    values = {k: dict(v) for k, v in HEALTHY.items()}
+    values[key][next(iter(values[key]))] = raw  # small-box's series, or fresh's (on small-box)
+    canned.answer = _prometheus_answer(values)
+    observed = read_prometheus(canned.url, FOUR_WEEKS)
+    assert observed.refused == {"small-box": f"{raw} {meaning}"}
+    assert "small-box" not in observed.servers
+    # A bad tenant value drops the tenant too (it then counts at its plan); a bad server value does not.
+    assert ("fresh" in observed.tenants) == (not key.startswith("tenant"))
+    assert observed.servers["big"].peak_load == 1400
+    for policy in ("most_spare", "pack"):
+        decision = place(FLEET, observed, "medium", "eu", policy=policy)
+        assert decision.chosen == "big"
+        small_box = next(c for c in decision.candidates if c.server == "small-box")
+        assert small_box.reasons[0] == f"unknown load (the capacity source served {raw} {meaning})"
+        assert small_box.spare.up is None
+
+
+EXPORTER_TEXT = """# TYPE meetfleet_server_up gauge
+meetfleet_server_up{{server="small-box"}} {up}
+meetfleet_server_up{{server="big"}} 1
+# TYPE meetfleet_server_load_units gauge
+meetfleet_server_load_units{{server="small-box"}} {load}
+meetfleet_server_load_units{{server="big"}} 1400
+# TYPE meetfleet_tenant_load_units gauge
+meetfleet_tenant_load_units{{server="small-box",tenant="fresh"}} {tenant}
+"""
+
+
+def _exporter_answer(**values: str) -> lab.Answer:
+    text = EXPORTER_TEXT.format(**{"up": "1", "load": "800", "tenant": "5", **values})
+    return lambda path, params: (200, "text/plain; version=0.0.4", text)
+
+
+@pytest.mark.parametrize("raw", BAD_VALUES)
+@pytest.mark.parametrize(("field", "meaning"), [("up", "as its meetfleet_server_up"),
+                                                ("load", "as its meetfleet_server_load_units"),
+                                                ("tenant", "as tenant fresh's current load")])
+def test_exporter_value_that_is_no_measurement_makes_the_server_unknown(field: str, meaning: str, raw: str) -> None:
+    source = lab.CannedServer(_exporter_answer(**{field: raw}))
+    try:
+        observed = read_exporter(source.url)
+    finally:
+        source.stop()
+    assert observed.refused == {"small-box": f"{raw} {meaning}"}  # written back as the exporter wrote it
+    assert set(observed.servers) == {"big"}
+    assert ("fresh" in observed.tenants) == (field != "tenant")
+    decision = place(FLEET, observed, "medium", "eu")
+    assert decision.chosen == "big"
+    small_box = next(c for c in decision.candidates if c.server == "small-box")
+    assert small_box.reasons[0] == f"unknown load (the capacity source served {raw} {meaning})"
+
+
+def test_exporter_healthy_values_are_read_as_sent() -> None:
+    source = lab.CannedServer(_exporter_answer())
+    try:
+        observed = read_exporter(source.url)
+    finally:
+        source.stop()
+    assert observed.refused == {}
+    assert observed.servers["small-box"].load_now == 800
+    assert observed.tenants["fresh"].load_now_on == {"small-box": 5}
+
+
+def test_readers_send_basic_auth_and_verify_tls_against_a_ca_file(tmp_path: Path) -> None:
+    ca, cert, key = lab.test_ca(tmp_path)
+    credentials = ("monitor", "s3cret")
+    prometheus = lab.CannedServer(_prometheus_answer(HEALTHY), credentials=credentials, tls=(cert, key))
+    exporter = lab.CannedServer(_exporter_answer(), credentials=credentials, tls=(cert, key))
+    try:
+        assert prometheus.url.startswith("https://")
+        observed = read_prometheus(prometheus.url, FOUR_WEEKS, timeout=5, auth=credentials, verify=str(ca))
+        assert observed.servers["big"].peak_load == 1400
+        assert read_exporter(exporter.url, 5, credentials, verify=str(ca)).servers["big"].load_now == 1400
+        # verify=False skips the check; the default checks against the system's CAs, which
+        # do not know this one.
+        assert read_prometheus(prometheus.url, FOUR_WEEKS, auth=credentials, verify=False).refused == {}
+        assert read_exporter(exporter.url, auth=credentials, verify=False).refused == {}
+        with pytest.raises(SourceError, match=r"cannot reach Prometheus.*CERTIFICATE_VERIFY_FAILED"):
+            read_prometheus(prometheus.url, FOUR_WEEKS, auth=credentials)
+        with pytest.raises(SourceError, match=r"cannot reach the exporter.*CERTIFICATE_VERIFY_FAILED"):
+            read_exporter(exporter.url, auth=credentials)
+        # Without the credentials, or with wrong ones: refused, and said so.
+        with pytest.raises(SourceError, match="HTTP 401: missing or wrong credentials"):
+            read_prometheus(prometheus.url, FOUR_WEEKS, verify=str(ca))
+        with pytest.raises(SourceError, match="HTTP 401"):
+            read_prometheus(prometheus.url, FOUR_WEEKS, auth=("monitor", "wrong"), verify=str(ca))
+        with pytest.raises(SourceError, match="HTTP 401"):
+            read_exporter(exporter.url, verify=str(ca))
+        with pytest.raises(SourceError, match="cannot use the CA file"):
+            read_prometheus(prometheus.url, FOUR_WEEKS, verify=str(tmp_path / "missing.pem"))
+    finally:
+        prometheus.stop()
+        exporter.stop()

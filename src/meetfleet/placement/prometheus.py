@@ -11,6 +11,10 @@ tenants that started a series within the window (newcomers and moved tenants: th
 ones whose own week the model reads), theirs. Hours without samples get the server's
 peak over the window (unknown is not free) and nothing for a tenant (it showed nothing
 there). Every call has a timeout.
+
+A value that is NaN, infinite or negative (Prometheus writes "NaN", "+Inf", "-Inf") is
+no measurement: the server it is labelled with is refused (Observations.refused) and
+counts as unknown, never as empty; a tenant with such a value is left out.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ import asyncio
 import json
 import math
 import re
+import ssl
 import time
 from collections import defaultdict
 from typing import Any
 
 import httpx
 
-from meetfleet.placement.observations import Observations, ServerObservation, TenantObservation
+from meetfleet.placement.observations import Observations, ServerObservation, TenantObservation, is_valid
 from meetfleet.placement.profile import HOURS_PER_WEEK, hour_of_week
 from meetfleet.placement.sources import SourceError
 
@@ -69,6 +74,9 @@ def hourly_tenant_query(tenants: list[str]) -> str:
 
 
 def _answer(base: str, expr: str, response: httpx.Response) -> Any:
+    if response.status_code in (401, 403):
+        raise SourceError(f"Prometheus at {base} answered HTTP {response.status_code}: "
+                          "missing or wrong credentials (basic auth)")
     try:
         body = response.json()
     except ValueError:
@@ -100,19 +108,32 @@ async def _query_range(client: httpx.AsyncClient, base: str, expr: str, start: f
 
 
 def _value(raw: Any) -> float:
-    value = float(raw)
-    return 0.0 if math.isnan(value) else value
+    """A sample value as Prometheus serialises it ("1", "NaN", "+Inf", "-1"), unchanged."""
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise SourceError(f"Prometheus sent {raw!r} where a number was expected") from None
 
 
-def _hourly(series: list[dict[str, Any]], label: str) -> dict[str, dict[int, float]]:
-    """Per series label value: peak per hour of the week (a point at t is the hour before t)."""
+def _hourly(series: list[dict[str, Any]], label: str) -> tuple[dict[str, dict[int, float]], dict[str, str]]:
+    """Per series label value: peak per hour of the week (a point at t is the hour before t).
+
+    Also the label values with an invalid point, and that point as Prometheus sent it:
+    a NaN must not vanish in max() (max(0.0, nan) is 0.0).
+    """
     out: dict[str, dict[int, float]] = defaultdict(dict)
+    bad: dict[str, str] = {}
     for s in series:
-        hours = out[s["metric"].get(label, "")]
+        key = s["metric"].get(label, "")
+        hours = out[key]
         for t, raw in s["values"]:
+            value = _value(raw)
+            if not is_valid(value):
+                bad.setdefault(key, str(raw))
+                continue
             hour = hour_of_week(float(t) - HOUR)
-            hours[hour] = max(hours.get(hour, 0.0), _value(raw))
-    return out
+            hours[hour] = max(hours.get(hour, 0.0), value)
+    return out, bad
 
 
 def _hours_span(window_seconds: float, at: float) -> tuple[float, float] | None:
@@ -126,11 +147,12 @@ def _hours_span(window_seconds: float, at: float) -> tuple[float, float] | None:
     return end - (hours - 1) * HOUR, end
 
 
-async def _read(base: str, window_seconds: float, timeout: float, at: float) -> dict[str, Any]:
+async def _read(base: str, window_seconds: float, timeout: float, at: float,
+                auth: tuple[str, str] | None, verify: bool | ssl.SSLContext) -> dict[str, Any]:
     span = _hours_span(window_seconds, at)
     partial = at - span[1] if span else 0.0
     exprs = queries(window_seconds, partial)
-    async with httpx.AsyncClient(timeout=timeout) as client:
+    async with httpx.AsyncClient(timeout=timeout, auth=auth, verify=verify) as client:
         calls = [_query(client, base, e, at) for e in exprs.values()]
         if span:
             calls.append(_query_range(client, base, hourly_server_query(), *span))
@@ -141,7 +163,8 @@ async def _read(base: str, window_seconds: float, timeout: float, at: float) -> 
         if span:
             # Only tenants whose series on some server starts within the window need their own week.
             fresh = sorted({s["metric"]["tenant"] for s in raw["tenant_first"]
-                            if at - _value(s["value"][1]) < window_seconds - 2 * window_seconds / HISTORY_STEPS})
+                            if is_valid(first := _value(s["value"][1]))
+                            and at - first < window_seconds - 2 * window_seconds / HISTORY_STEPS})
             batches = [fresh[i:i + TENANTS_PER_QUERY] for i in range(0, len(fresh), TENANTS_PER_QUERY)]
             answers = await asyncio.gather(*(_query_range(client, base, hourly_tenant_query(b), *span)
                                              for b in batches))
@@ -149,20 +172,56 @@ async def _read(base: str, window_seconds: float, timeout: float, at: float) -> 
     return raw
 
 
-def read_prometheus(base: str, window_seconds: float, timeout: float = 10.0) -> Observations:
+def tls_verify(verify: bool | str) -> bool | ssl.SSLContext:
+    """httpx's `verify` from True, False or a CA file path (httpx 0.28 wants a context for a path)."""
+    if isinstance(verify, bool):
+        return verify
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise SourceError(f"cannot use the CA file {verify}: {exc}") from exc
+
+
+# What each instant query's value is, for the reason a server is refused.
+_MEANING = {"up": "meetfleet_server_up", "load_now": "current load", "peak": "peak over the window",
+            "peak_this_hour": "peak this hour"}
+
+
+def read_prometheus(base: str, window_seconds: float, timeout: float = 10.0, *,
+                    auth: tuple[str, str] | None = None, verify: bool | str = True) -> Observations:
+    """Observations over `window_seconds` from the Prometheus at `base`.
+
+    `auth`: basic-auth (user, password); `verify`: check the TLS certificate (False: do
+    not; a path: against that CA file). `timeout`: seconds for each HTTP call.
+    """
     at = time.time()
-    raw = asyncio.run(_read(base, window_seconds, timeout, at))
+    raw = asyncio.run(_read(base, window_seconds, timeout, at, auth, tls_verify(verify)))
     if not raw["up"]:
         raise SourceError(f"Prometheus at {base} has no meetfleet_server_up series: "
                           "is it scraping the capacity exporter?")
-    up = {s["metric"]["server"]: _value(s["value"][1]) >= 1 for s in raw["up"]}
-    load_now = {s["metric"]["server"]: _value(s["value"][1]) for s in raw["load_now"]}
-    peak = {s["metric"]["server"]: _value(s["value"][1]) for s in raw["peak"]}
-    this_hour = {s["metric"]["server"]: _value(s["value"][1]) for s in raw.get("peak_this_hour", [])}
-    server_hours = _hourly(raw["server_hours"], "server")
+    refused: dict[str, str] = {}
+
+    def by_server(key: str) -> dict[str, float]:
+        out = {}
+        for s in raw.get(key, []):
+            server, sent = s["metric"]["server"], s["value"][1]
+            value = _value(sent)
+            if is_valid(value):
+                out[server] = value
+            else:
+                refused.setdefault(server, f"{sent} as its {_MEANING[key]}")
+        return out
+
+    up = {name: value >= 1 for name, value in by_server("up").items()}
+    load_now, peak, this_hour = by_server("load_now"), by_server("peak"), by_server("peak_this_hour")
+    server_hours, bad_hours = _hourly(raw["server_hours"], "server")
+    for name, sent in bad_hours.items():
+        refused.setdefault(name, f"{sent} as its peak in an hour of the week")
     has_hours = bool(_hours_span(window_seconds, at))
     servers = {}
     for name, is_up in up.items():
+        if name in refused:
+            continue
         top = max(peak.get(name, 0.0), load_now.get(name, 0.0))
         profile = None
         if has_hours:
@@ -172,17 +231,36 @@ def read_prometheus(base: str, window_seconds: float, timeout: float = 10.0) -> 
             profile = tuple(hours.get(h, top) for h in range(HOURS_PER_WEEK))
         servers[name] = ServerObservation(up=is_up, load_now=load_now.get(name, 0.0), peak_load=top, profile=profile)
 
+    # Tenants: a bad value drops the tenant and refuses the servers its series are on.
+    bad_tenants: dict[str, str] = {}
     first_on: dict[str, dict[str, float]] = defaultdict(dict)
-    for s in raw["tenant_first"]:
-        first_on[s["metric"]["tenant"]][s["metric"].get("server", "")] = min(at - _value(s["value"][1]),
-                                                                              window_seconds)
     now_on: dict[str, dict[str, float]] = defaultdict(dict)
-    for s in raw["tenant_now"]:
-        now_on[s["metric"]["tenant"]][s["metric"].get("server", "")] = _value(s["value"][1])
-    tenant_hours = _hourly(raw["tenant_hours"], "tenant")
-    tenants = {}
+    for key, what, into in (("tenant_first", "first sample time", first_on), ("tenant_now", "current load", now_on)):
+        for s in raw[key]:
+            tenant, server, sent = s["metric"]["tenant"], s["metric"].get("server", ""), s["value"][1]
+            value = _value(sent)
+            if not is_valid(value):
+                bad_tenants.setdefault(tenant, f"{sent} as tenant {tenant}'s {what}")
+                value = math.nan
+            # A first sample is a time: its history is how far back it goes, within the window.
+            into[tenant][server] = max(0.0, min(at - value, window_seconds)) if key == "tenant_first" else value
+    tenant_hours, bad_tenant_hours = _hourly(raw["tenant_hours"], "tenant")
+    for tenant, sent in bad_tenant_hours.items():
+        bad_tenants.setdefault(tenant, f"{sent} as tenant {tenant}'s peak in an hour of the week")
+    peaks = {}
     for s in raw["tenant_peak"]:
-        name = s["metric"]["tenant"]
+        tenant, sent = s["metric"]["tenant"], s["value"][1]
+        peaks[tenant] = _value(sent)
+        if not is_valid(peaks[tenant]):
+            bad_tenants.setdefault(tenant, f"{sent} as tenant {tenant}'s peak over the window")
+    for tenant, why in bad_tenants.items():
+        for server in (*first_on.get(tenant, {}), *now_on.get(tenant, {})):
+            refused.setdefault(server, why)
+    servers = {name: seen for name, seen in servers.items() if name not in refused}
+    tenants = {}
+    for name, tenant_peak in peaks.items():
+        if name in bad_tenants:
+            continue
         seconds_on = first_on.get(name, {})
         profile = None
         if name in tenant_hours:
@@ -190,7 +268,7 @@ def read_prometheus(base: str, window_seconds: float, timeout: float = 10.0) -> 
             current = hour_of_week(at)
             hours[current] = max([hours.get(current, 0.0), *now_on.get(name, {}).values()])
             profile = tuple(hours.get(h, 0.0) for h in range(HOURS_PER_WEEK))
-        tenants[name] = TenantObservation(peak_load=_value(s["value"][1]), profile=profile,
+        tenants[name] = TenantObservation(peak_load=tenant_peak, profile=profile,
                                           history_seconds=max(seconds_on.values(), default=0.0),
                                           history_seconds_on=seconds_on, load_now_on=now_on.get(name, {}))
-    return Observations(window_seconds, servers, tenants, source=f"prometheus {base}", at=at)
+    return Observations(window_seconds, servers, tenants, source=f"prometheus {base}", at=at, refused=refused)
