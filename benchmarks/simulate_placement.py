@@ -9,9 +9,12 @@ big day, quieter other days, near-empty weekends) and holiday weeks. Load is in 
 exporter's load unit (meetfleet.capacity.load), in 30-minute slots.
 
 Policies, all placing in the tenant's region:
-  ours          meetfleet.placement.place itself, fed what Prometheus would hold: each
-                server's peak per hour of the week over the window (28 days), each
+  most_spare    meetfleet.placement.place itself under its default policy (the server
+                with the most spare left once placed), fed what Prometheus would hold:
+                each server's peak per hour of the week over the window (28 days), each
                 recent tenant's history per hour of the week;
+  pack          the same under fleet_placement_policy: pack (the fullest server safe even
+                at the plans' caps, else the most spare);
   round-robin   the next server in turn;
   least-load    Scalelite-like: least load at the moment of placement, per unit of capacity;
   b3lb-like     least attendees + 30 x meetings + a CPU term at the moment of placement.
@@ -22,7 +25,7 @@ minute over capacity during the year).
 
 Refusals: on a fixed fleet every policy must name a server for every tenant (an
 operator with no server to add still has to host the member somewhere), so the rule is
-the same for all: each tenant goes where the policy itself ranks best. Our policy,
+the same for all: each tenant goes where the policy itself ranks best. Our policies,
 when nothing fits, says so (counted as a refusal) and its best-ranked server, the one
 it expects to pass its capacity the least, takes the tenant. In the growing fleet a
 refusal adds a server instead.
@@ -43,7 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from meetfleet.capacity.load import users_to_load
-from meetfleet.fleet import BbbServer, Fleet, Host, Plan, Region, Tenant
+from meetfleet.fleet import BbbServer, Fleet, Host, PlacementPolicy, Plan, Region, Tenant
 from meetfleet.fleet.model import StaticSource
 from meetfleet.placement import (
     Observations,
@@ -237,7 +240,9 @@ def b3lb_like(tenant: TraceTenant, servers: list[SimServer], slot: int) -> SimSe
 class Ours:
     """meetfleet.placement.place, fed what Prometheus would answer at that moment."""
 
-    def __init__(self, settings: PlacementSettings | None = None, window_slots: int = WINDOW_SLOTS) -> None:
+    def __init__(self, policy: PlacementPolicy = PlacementPolicy.MOST_SPARE, settings: PlacementSettings | None = None,
+                 window_slots: int = WINDOW_SLOTS) -> None:
+        self.policy = policy
         self.settings = settings or PlacementSettings()
         self.window_slots = window_slots
         self.refusals = 0
@@ -247,7 +252,7 @@ class Ours:
         hosts, tenants, tenant_obs = {}, {}, {}
         for s in servers:
             hosts[s.name] = Host(name=s.name, region=s.region, roles=frozenset({"bbb"}), source=StaticSource(),
-                                 bbb=BbbServer(capacity=s.capacity, api_url=f"https://{s.name}/"))
+                                 bbb=BbbServer(capacity=s.capacity, api_url=f"https://{s.name}/bigbluebutton/api"))
             for t in s.tenants:
                 tenants[t.name] = Tenant(name=t.name, plan=t.plan, region=t.region, bbb_server=s.name,
                                          timezone=t.timezone)
@@ -258,7 +263,7 @@ class Ours:
                 tenant_obs[t.name] = TenantObservation(peak_load=max(profile), profile=profile,
                                                        history_seconds=seconds, history_seconds_on={s.name: seconds})
         fleet = Fleet(regions={r: Region(name=r, timezone=REGION_TIMEZONES[r]) for r in REGIONS}, plans=PLANS,
-                      hosts=hosts, tenants=tenants)
+                      hosts=hosts, tenants=tenants, placement_policy=self.policy)
         servers_seen = {}
         for s in servers:
             profile = s.profile_before(slot, self.window_slots)
@@ -349,8 +354,11 @@ def replay(trace: list[TraceTenant], region: str, policy: Policy, servers: int |
     return result
 
 
+OURS: dict[str, Callable[[], Ours]] = {
+    "most_spare": lambda: Ours(PlacementPolicy.MOST_SPARE), "pack": lambda: Ours(PlacementPolicy.PACK),
+}
 POLICIES: dict[str, Callable[[], Policy]] = {
-    "ours": Ours, "round-robin": RoundRobin, "least-load": lambda: least_load, "b3lb-like": lambda: b3lb_like,
+    **OURS, "round-robin": RoundRobin, "least-load": lambda: least_load, "b3lb-like": lambda: b3lb_like,
 }
 
 
@@ -412,8 +420,8 @@ def run(seed: int) -> dict:
             size, result = servers_needed(trace, region, make, high=4 * neutral[region])
             row["servers_needed"][region] = size
             row["mean_utilisation_at_needed"][region] = round(result.mean_utilisation, 4) if result else None
-        if name == "ours":
-            grown = {r: replay(trace, r, Ours(), None) for r in REGIONS}
+        if name in OURS:
+            grown = {r: replay(trace, r, OURS[name](), None) for r in REGIONS}
             row["grown_fleet"] = {r: {"servers": g.servers, "overload_minutes": g.overload_minutes,
                                       "mean_utilisation": round(g.mean_utilisation, 4)} for r, g in grown.items()}
         report["policies"][name] = row
@@ -449,10 +457,11 @@ def main() -> None:
         util = row["mean_utilisation_at_needed"]
         shown = ", ".join(f"{r} {u:.1%}" if u is not None else f"{r} -" for r, u in util.items())
         print(f"{name:<12} {_needed(row):>15} {shown:>24}")
-    grown = report["policies"]["ours"]["grown_fleet"]
-    print("\nours, adding a server whenever nothing fits: " + ", ".join(
-        f"{r} {g['servers']} servers ({g['overload_minutes']} min over capacity, {g['mean_utilisation']:.1%} used)"
-        for r, g in grown.items()))
+    for name in OURS:
+        grown = report["policies"][name]["grown_fleet"]
+        print(f"\n{name}, adding a server whenever nothing fits: " + ", ".join(
+            f"{r} {g['servers']} servers ({g['overload_minutes']} min over capacity, {g['mean_utilisation']:.1%} used)"
+            for r, g in grown.items()))
 
 
 if __name__ == "__main__":
