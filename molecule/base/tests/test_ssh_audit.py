@@ -131,6 +131,25 @@ def test_this_machines_ssh_client_still_logs_in(container_ip, tmp_path):
     assert result.stdout.strip() == "alice"
 
 
+def test_pyinfras_ssh_library_still_logs_in(container_ip, tmp_path):
+    # pyinfra (deploy/) speaks SSH through paramiko, which has no post-quantum key exchange:
+    # the reason X25519 stays in base_ssh_kex_algorithms (KEPT_FOR_PYINFRA above).
+    import paramiko
+
+    key = tmp_path / "operator"
+    subprocess.run(["podman", "cp", f"{CONTAINER}:/root/molecule-operator", str(key)], check=True, timeout=30)
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - a throwaway container
+    try:
+        client.connect(container_ip, username="alice", key_filename=str(key), timeout=10, banner_timeout=10,
+                       auth_timeout=10, look_for_keys=False, allow_agent=False)
+        _, stdout, _ = client.exec_command("id -un", timeout=30)
+        assert stdout.read().decode().strip() == "alice"
+        assert client.get_transport().kex_engine.__class__.__name__ == "KexCurve25519"
+    finally:
+        client.close()
+
+
 def test_an_admin_rsa_key_below_3072_bits_is_refused_before_sshd_is_touched(host, tmp_path):
     subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", str(tmp_path / "short")],
                    check=True, timeout=60)
