@@ -36,7 +36,6 @@ TENANT_USAGE = {
     "meetings": ("Meetings of the tenant (rooms)", "meetings"),
     "participants": ("Participants in the tenant's meetings", "participants"),
     "load_units": ("Load of the tenant's meetings in load units", "load_units"),
-    "longest_meeting_minutes": ("Age of the tenant's longest-running meeting, in minutes", "longest_meeting_minutes"),
 }
 
 
@@ -92,17 +91,22 @@ class StateCollector(Collector):
         gauges = {key: _gauge(f"meetfleet_tenant_{key}", doc, TENANT_LABELS) for key, (doc, _) in TENANT_USAGE.items()}
         users = _gauge("meetfleet_tenant_plan_max_concurrent_users", "The plan's most concurrent users", TENANT_LABELS)
         rooms = _gauge("meetfleet_tenant_plan_max_rooms", "The plan's most concurrent meetings", TENANT_LABELS)
-        minutes = _gauge("meetfleet_tenant_plan_max_meeting_minutes", "The plan's longest meeting", TENANT_LABELS)
+        longest = _gauge("meetfleet_tenant_longest_meeting_seconds",
+                         "Age of the tenant's longest-running meeting, in seconds", TENANT_LABELS)
+        # Seconds, Prometheus's base unit (promtool check metrics); the inventory says minutes.
+        longest_allowed = _gauge("meetfleet_tenant_plan_max_meeting_seconds", "The plan's longest meeting, in seconds",
+                                 TENANT_LABELS)
         for name, tenant in sorted(state.fleet.tenants.items()):
             labels = [name, tenant.plan, tenant.region, tenant.bbb_server or ""]
             for key, (_doc, attr) in TENANT_USAGE.items():
                 gauges[key].add_metric(labels, getattr(totals[name], attr))
+            longest.add_metric(labels, totals[name].longest_meeting_minutes * 60)
             plan = state.fleet.plans[tenant.plan]
             users.add_metric(labels, plan.max_concurrent_users)
             rooms.add_metric(labels, plan.max_rooms)
-            minutes.add_metric(labels, plan.max_meeting_minutes)
+            longest_allowed.add_metric(labels, plan.max_meeting_minutes * 60)
         yield from gauges.values()
-        yield from (users, rooms, minutes)
+        yield from (longest, users, rooms, longest_allowed)
 
     def _exporter(self, state: ExporterState):
         errors = CounterMetricFamily("meetfleet_exporter_errors", "Failed polls by server and kind",

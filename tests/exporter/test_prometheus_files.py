@@ -77,3 +77,28 @@ def test_every_served_metric_is_on_the_dashboard_or_in_a_rule(lab: FleetLab) -> 
     text = DASHBOARD.read_text() + "".join(p.read_text() for p in RULES)
     unused = {n for n in served if n not in text and n.removesuffix("_total") not in text}
     assert not unused, unused
+
+
+@needs_promtool
+def test_promtool_check_metrics_passes_on_the_served_payload(lab: FleetLab) -> None:
+    """Prometheus's own lint of /metrics: base units (seconds, not minutes), counter names,
+    help texts. It reported the two meeting-length gauges in minutes before they became seconds."""
+    state: ExporterState = lab.state()
+    poll(lab, state)
+    payload = state.payload.decode()
+    assert "meetfleet_tenant_plan_max_meeting_seconds" in payload
+    done = subprocess.run([PROMTOOL, "check", "metrics"], input=payload, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and not (done.stdout + done.stderr).strip(), done.stdout + done.stderr
+    assert not re.search(r"^meetfleet_\w*minutes", payload, re.MULTILINE)
+
+
+def test_meeting_lengths_are_served_in_seconds(lab: FleetLab) -> None:
+    state: ExporterState = lab.state()
+    poll(lab, state)
+    metrics = parse_metrics(state.payload.decode())
+    for tenant in state.fleet.tenants.values():
+        plan = state.fleet.plans[tenant.plan]
+        allowed = [v for (name, labels), v in metrics.items()
+                   if name == "meetfleet_tenant_plan_max_meeting_seconds" and dict(labels)["tenant"] == tenant.name]
+        assert allowed == [plan.max_meeting_minutes * 60]
