@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from meetfleet.fleet import host_groups, host_variables, load_inventory
+from meetfleet.fleet import open_inventory
 
 # Ansible connection variables and the pyinfra SSH data they become.
 CONNECTION_KEYS = {
@@ -29,9 +29,10 @@ def pyinfra_host_data(ansible_vars: dict[str, Any]) -> dict[str, Any]:
 
 def pyinfra_groups(directory: str | Path) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """Groups for a pyinfra inventory file: every Ansible group, plus region_NAME groups."""
-    fleet = load_inventory(directory)
-    variables = host_variables(directory, [*CONNECTION_KEYS, "ansible_ssh_common_args"])
-    memberships = host_groups(directory)
+    inventory = open_inventory(directory)  # read once: fleet, variables and groups alike
+    fleet = inventory.fleet
+    variables = inventory.host_variables([*CONNECTION_KEYS, "ansible_ssh_common_args"])
+    memberships = inventory.host_groups
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for name, host in fleet.hosts.items():
         data = {**pyinfra_host_data(variables[name]), "fleet_region": host.region}

@@ -37,14 +37,18 @@ def test_concurrent_writers_lose_no_tenant(example_copy: Path) -> None:
     assert {f"coop-{i}" for i in range(WRITERS)} <= set(load_inventory(example_copy).tenants)
 
 
-def test_the_lock_is_reentrant_in_a_thread_and_exclusive_across_threads(example_copy: Path) -> None:
-    with inventory_lock(example_copy), inventory_lock(example_copy):
+def test_the_lock_is_exclusive_across_threads_and_released_on_exit(example_copy: Path) -> None:
+    with inventory_lock(example_copy):
         other: list[BaseException] = []
         thread = threading.Thread(target=lambda: _try_lock(example_copy, other))
         thread.start()
         thread.join()
         assert len(other) == 1 and isinstance(other[0], InventoryBusyError)
-    with inventory_lock(example_copy, wait_seconds=0):  # released by the outer exit
+        # not re-entrant either: one session per command (test_edit_session.py)
+        same_thread: list[BaseException] = []
+        _try_lock(example_copy, same_thread)
+        assert len(same_thread) == 1 and isinstance(same_thread[0], InventoryBusyError)
+    with inventory_lock(example_copy, wait_seconds=0):  # released by the exit
         pass
 
 

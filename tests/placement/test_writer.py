@@ -116,22 +116,20 @@ def test_failed_write_leaves_the_inventory_byte_for_byte_and_can_be_rerun(
     assert load_inventory(example_copy).tenants["bakery-collective"].bbb_server == "bbb-eu-2.example.coop"
 
 
-def test_validation_overlay_is_removed_and_holds_no_copies(example_copy: Path, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validating_an_edit_writes_no_file_anywhere(example_copy: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # The edit is validated in memory (the staged text in place of the file): no overlay, no
+    # temporary directory, no copy of any file (secrets included) until the one rename.
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    seen: list[Path] = []
-    real_load = writer.load_inventory
-
-    def spy(directory):
-        if Path(directory).is_relative_to(scratch):
-            seen.extend(p for p in Path(directory).rglob("*") if p.is_file() and not p.is_symlink())
-        return real_load(directory)
-
-    monkeypatch.setattr(writer, "load_inventory", spy)
-    set_host_var(example_copy, "bbb-eu-2.example.coop", "fleet_bbb_state", "cordoned")
-    assert [p.name for p in seen] == ["bbb-eu-2.example.coop.yml"]  # everything else is a link
+    with writer.edit_inventory(example_copy, "test") as edit:
+        edit.set_host_var("bbb-eu-2.example.coop", "fleet_bbb_state", "cordoned")
+        before = snapshot(example_copy)
+        assert edit.validate().hosts["bbb-eu-2.example.coop"].bbb.state == ServerState.CORDONED
+        assert snapshot(example_copy) == before
+        assert list(scratch.iterdir()) == []
+    assert load_inventory(example_copy).hosts["bbb-eu-2.example.coop"].bbb.state == ServerState.CORDONED
     assert list(scratch.iterdir()) == []
 
 

@@ -189,9 +189,11 @@ def as_command_error(exc: BaseException) -> CommandError:
     if isinstance(exc, InventoryError):
         from meetfleet.fleet.writer import InventoryWriteError
 
-        kind = "write_refused" if isinstance(exc, InventoryWriteError) else "invalid_inventory"
-        return CommandError(exc.render().splitlines()[0], EXIT_BAD_INPUT, kind,
-                            details={"problems": problems_json(exc.problems)}, human=exc.render())
+        refused = isinstance(exc, InventoryWriteError) and not exc.invalid_before
+        # Invalid before any edit: the same report as a plain load of the inventory gives.
+        human = exc.render() if refused else InventoryError.render(exc)
+        return CommandError(human.splitlines()[0], EXIT_BAD_INPUT, "write_refused" if refused else "invalid_inventory",
+                            details={"problems": problems_json(exc.problems)}, human=human)
     if isinstance(exc, InventoryBusyError):
         return CommandError(str(exc), EXIT_FAILURE, "inventory_busy", human=str(exc))
     if isinstance(exc, SourceError):

@@ -16,8 +16,8 @@ from meetfleet.cli.output import (
     say,
 )
 from meetfleet.cli.placement import inventory_option
-from meetfleet.fleet import ServerState, load_inventory
-from meetfleet.fleet.writer import set_host_var
+from meetfleet.fleet import ServerState
+from meetfleet.fleet.writer import edit_inventory
 
 STATE_KEY = "fleet_bbb_state"
 
@@ -28,15 +28,16 @@ def server() -> None:
 
 
 def _set_state(inventory_dir: Path, name: str, state: ServerState, as_json: bool) -> None:
-    fleet = load_inventory(inventory_dir)
-    host = fleet.bbb_servers.get(name)
-    if host is None or host.bbb is None:
-        bad_input(f"{name!r} is not a BBB server of {inventory_dir} (it has: {', '.join(sorted(fleet.bbb_servers))})",
-                  kind="unknown_server")
-    previous = host.bbb.state
-    tenants = sorted(t.name for t in fleet.tenants_on(name))
-    if previous != state:
-        set_host_var(inventory_dir, name, STATE_KEY, state.value)
+    with edit_inventory(inventory_dir, f"set {STATE_KEY} of {name}") as edit:
+        fleet = edit.fleet
+        host = fleet.bbb_servers.get(name)
+        if host is None or host.bbb is None:
+            bad_input(f"{name!r} is not a BBB server of {inventory_dir} "
+                      f"(it has: {', '.join(sorted(fleet.bbb_servers))})", kind="unknown_server")
+        previous = host.bbb.state
+        tenants = sorted(t.name for t in fleet.tenants_on(name))
+        if previous != state:
+            edit.set_host_var(name, STATE_KEY, state.value)
     if as_json:
         print_json({"server": name, "state": state.value, "previous": previous.value,
                     "changed": previous != state, "tenants": tenants})

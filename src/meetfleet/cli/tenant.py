@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
 from pydantic import TypeAdapter, ValidationError
@@ -29,27 +26,14 @@ from meetfleet.cli.placement import (
     inventory_option,
 )
 from meetfleet.cli.placement import explain as explain_placement
-from meetfleet.fleet import Fleet, Host, ServerState, load_inventory
-from meetfleet.fleet.lock import inventory_lock
+from meetfleet.fleet import Fleet, Host, ServerState, Tenant
 from meetfleet.fleet.model import Name
-from meetfleet.fleet.writer import check_tenant, set_tenant
+from meetfleet.fleet.writer import edit_inventory
 from meetfleet.placement import PlacementSettings
 from meetfleet.placement.decide import evaluate
 from meetfleet.placement.spare import LoadModel
 
 _NAME = TypeAdapter(Name)
-
-
-def holding_inventory_lock(command: Callable) -> Callable:
-    """Run the command under its inventory's write lock: reading, deciding and writing as one, so two
-    concurrent adds neither lose a tenant nor both count on the same spare capacity."""
-
-    @wraps(command)
-    def locked(*args: Any, inventory_dir: Path, **kwargs: Any) -> None:
-        with inventory_lock(inventory_dir):
-            command(*args, inventory_dir=inventory_dir, **kwargs)
-
-    return handle_busy_inventory(locked)
 
 
 @click.group()
@@ -71,7 +55,7 @@ def tenant() -> None:
 @capacity_source_options
 @json_option
 @handle_inventory_errors
-@holding_inventory_lock
+@handle_busy_inventory
 def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: str | None, timezone: str | None,
         origin_server_names: tuple[str, ...], explain: bool, inventory_dir: Path,
         observe: Observe, settings: PlacementSettings, as_json: bool) -> None:
@@ -81,24 +65,27 @@ def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: s
     inventory (nothing written), 2 on bad input.
     """
     check_name(name)
-    fleet = load_inventory(inventory_dir)
-    if name in fleet.tenants:
-        bad_input(f"tenant {name!r} already exists (on {fleet.tenants[name].bbb_server or 'no server'}); "
-                  "use `meetfleet tenant move` to move it", kind="tenant_exists")
-    check_placement_input(fleet, plan, region, timezone)
-    fields: dict = {"plan": plan, "region": region}
-    optional = {"greenlight": greenlight, "sso_client": sso_client, "timezone": timezone,
-                "origin_server_names": list(origin_server_names) or None}
-    fields.update({key: value for key, value in optional.items() if value is not None})
-    # The whole record, still unplaced, must validate before any capacity source is asked:
-    # a bad --greenlight is bad input, not something to find after placing.
-    check_tenant(inventory_dir, name, fields)
-    decision, observations = decide_or_exit(fleet, plan, region, observe, settings, as_json=as_json,
-                                            explain_it=explain, what=f"tenant {name} ({plan})",
-                                            json_on_success=False, timezone=timezone)
-    fields = {"plan": plan, "region": region, "bbb_server": decision.chosen,
-              **{key: value for key, value in fields.items() if key not in ("plan", "region")}}
-    set_tenant(inventory_dir, name, fields, create=True)
+    # One session: the lock held and the inventory read once, from reading through deciding
+    # to writing, so two concurrent adds neither lose a tenant nor count on the same room.
+    with edit_inventory(inventory_dir, f"add tenant {name}") as edit:
+        fleet = edit.fleet
+        if name in fleet.tenants:
+            bad_input(f"tenant {name!r} already exists (on {fleet.tenants[name].bbb_server or 'no server'}); "
+                      "use `meetfleet tenant move` to move it", kind="tenant_exists")
+        check_placement_input(fleet, plan, region, timezone)
+        fields: dict = {"plan": plan, "region": region}
+        optional = {"greenlight": greenlight, "sso_client": sso_client, "timezone": timezone,
+                    "origin_server_names": list(origin_server_names) or None}
+        fields.update({key: value for key, value in optional.items() if value is not None})
+        # The whole record, still unplaced, must validate before any capacity source is asked:
+        # a bad --greenlight is bad input, not something to find after placing.
+        edit.check_tenant(name, fields)
+        decision, observations = decide_or_exit(fleet, plan, region, observe, settings, as_json=as_json,
+                                                explain_it=explain, what=f"tenant {name} ({plan})",
+                                                json_on_success=False, timezone=timezone)
+        fields = {"plan": plan, "region": region, "bbb_server": decision.chosen,
+                  **{key: value for key, value in fields.items() if key not in ("plan", "region")}}
+        edit.set_tenant(name, fields, create=True)
     if as_json:
         print_json({"tenant": name, "recorded": True, **fields,
                     "placement": decision_json(decision, observations)})
@@ -116,7 +103,7 @@ def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: s
 @capacity_source_options
 @json_option
 @handle_inventory_errors
-@holding_inventory_lock
+@handle_busy_inventory
 def move(name: str, target: str, force: bool, explain: bool, inventory_dir: Path,
          observe: Observe, settings: PlacementSettings, as_json: bool) -> None:
     """Move tenant NAME to SERVER, after checking SERVER can take its expected peak.
@@ -124,42 +111,49 @@ def move(name: str, target: str, force: bool, explain: bool, inventory_dir: Path
     Exit 0 once recorded, 1 when SERVER cannot take it or another command holds the
     inventory (nothing written), 2 on bad input.
     """
-    fleet = load_inventory(inventory_dir)
-    if name not in fleet.tenants:
-        bad_input(f"no tenant {name!r} in {inventory_dir} (it has: {', '.join(sorted(fleet.tenants)) or 'none'})",
-                  kind="unknown_tenant")
-    moving = fleet.tenants[name]
-    host = fleet.bbb_servers.get(target)
-    if host is None:
-        bad_input(f"--to: {target!r} is not a BBB server of {inventory_dir} "
-                  f"(it has: {', '.join(sorted(fleet.bbb_servers))})", kind="unknown_server")
-    if host.region != moving.region:
-        bad_input(f"--to: {target} is in region {host.region!r}, tenant {name} in {moving.region!r}",
-                  kind="other_region")
-    previous = moving.bbb_server
-    if previous == target:
-        result = {"tenant": name, "bbb_server": target, "previous": previous, "changed": False}
-        print_json(result) if as_json else say(f"{name} is already on {target}; nothing to do")
-        return
-    if force:
-        check_state_forced(host, name, observe, fleet)
-    else:
-        observations = observe(fleet)
-        expected = LoadModel(fleet, observations, settings).tenant(moving)
-        decision = evaluate(fleet, observations, moving.region, expected, settings, moving=moving)
-        if explain and not as_json:
-            explain_placement(decision, observations, f"Moving {name}")
-        candidate = next(c for c in decision.candidates if c.server == target)
-        if not candidate.eligible:
-            best = f"; the best server for it now is {decision.chosen}" if decision.chosen else ""
-            fail(f"{target} cannot take tenant {name} (expected peak {expected.load:.0f}, {expected.basis}): "
-                 f"{'; '.join(candidate.reasons)}{best}. Nothing was changed (--force skips this check).",
-                 kind="target_cannot_take", reasons=list(candidate.reasons), best=decision.chosen)
-    set_tenant(inventory_dir, name, {"bbb_server": target}, create=False)
+    with edit_inventory(inventory_dir, f"move tenant {name}") as edit:
+        fleet = edit.fleet
+        if name not in fleet.tenants:
+            bad_input(f"no tenant {name!r} in {inventory_dir} (it has: {', '.join(sorted(fleet.tenants)) or 'none'})",
+                      kind="unknown_tenant")
+        moving = fleet.tenants[name]
+        host = fleet.bbb_servers.get(target)
+        if host is None:
+            bad_input(f"--to: {target!r} is not a BBB server of {inventory_dir} "
+                      f"(it has: {', '.join(sorted(fleet.bbb_servers))})", kind="unknown_server")
+        if host.region != moving.region:
+            bad_input(f"--to: {target} is in region {host.region!r}, tenant {name} in {moving.region!r}",
+                      kind="other_region")
+        previous = moving.bbb_server
+        if previous == target:
+            result = {"tenant": name, "bbb_server": target, "previous": previous, "changed": False}
+            print_json(result) if as_json else say(f"{name} is already on {target}; nothing to do")
+            return
+        if force:
+            check_state_forced(host, name, observe, fleet)
+        else:
+            check_move(fleet, moving, target, observe, settings, explain=explain and not as_json)
+        edit.set_tenant(name, {"bbb_server": target}, create=False)
     if as_json:
         print_json({"tenant": name, "bbb_server": target, "previous": previous, "changed": True})
     else:
         say(emphasis("moved tenant ", (name, "bold"), f": {previous or '(unplaced)'} -> {target}"))
+
+
+def check_move(fleet: Fleet, moving: Tenant, target: str, observe: Observe, settings: PlacementSettings, *,
+               explain: bool) -> None:
+    """SERVER can take the moving tenant's expected peak (placement's rule), else exit 1 naming why."""
+    observations = observe(fleet)
+    expected = LoadModel(fleet, observations, settings).tenant(moving)
+    decision = evaluate(fleet, observations, moving.region, expected, settings, moving=moving)
+    if explain:
+        explain_placement(decision, observations, f"Moving {moving.name}")
+    candidate = next(c for c in decision.candidates if c.server == target)
+    if not candidate.eligible:
+        best = f"; the best server for it now is {decision.chosen}" if decision.chosen else ""
+        fail(f"{target} cannot take tenant {moving.name} (expected peak {expected.load:.0f}, {expected.basis}): "
+             f"{'; '.join(candidate.reasons)}{best}. Nothing was changed (--force skips this check).",
+             kind="target_cannot_take", reasons=list(candidate.reasons), best=decision.chosen)
 
 
 def check_name(name: str) -> None:

@@ -1,7 +1,7 @@
 """The fleet model and the one loader every Python part reads the inventory through."""
 
 from meetfleet.fleet.errors import InventoryError, Problem
-from meetfleet.fleet.loader import host_groups, host_variables, load_inventory
+from meetfleet.fleet.loader import Inventory, host_groups, host_variables, load_inventory, open_inventory
 from meetfleet.fleet.model import (
     BbbServer,
     CapacitySource,
@@ -19,6 +19,7 @@ __all__ = [
     "CapacitySource",
     "Fleet",
     "Host",
+    "Inventory",
     "InventoryError",
     "PlacementPolicy",
     "Plan",
@@ -29,4 +30,5 @@ __all__ = [
     "host_groups",
     "host_variables",
     "load_inventory",
+    "open_inventory",
 ]

@@ -35,6 +35,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
 from meetfleet.fleet.errors import InventoryError, Problem
+from meetfleet.fleet.files import InventoryFiles
 from meetfleet.fleet.model import (
     FLEET_KEYS,
     HCLOUD_LOCATIONS,
@@ -55,7 +56,7 @@ from meetfleet.fleet.model import (
     StaticSource,
     Tenant,
 )
-from meetfleet.fleet.yamlio import YamlDoc, echo, label, read_yaml, resolve_link
+from meetfleet.fleet.yamlio import YamlDoc, echo, label, resolve_link
 
 INVENTORY_FILES = ("hosts.yml", "hosts.yaml")
 KNOWN_FLEET_KEYS = (*FLEET_KEYS, *HOST_KEYS)
@@ -100,50 +101,99 @@ class _Raw:
     invalid: set[str] = field(default_factory=set)
     # every variables file read (for the secrets check): its document
     docs: list[YamlDoc] = field(default_factory=list)
+    # ("group_vars" | "host_vars", owner) -> its variables files, in Ansible's order (the writer's)
+    var_files: dict[tuple[str, str], list[Path]] = field(default_factory=dict)
+    files: InventoryFiles | None = None
+
+    def doc(self, path: Path) -> YamlDoc | Problem:
+        assert self.files is not None
+        return self.files.doc(path)
+
+
+@dataclass
+class Inventory:
+    """A validated inventory directory, read once: its fleet, and what the tools beside the
+    fleet model need (each host's groups and variables, where each variable is written)."""
+
+    directory: Path
+    files: InventoryFiles
+    fleet: Fleet
+    warnings: list[Problem]
+    _raw: _Raw
+
+    @property
+    def host_groups(self) -> dict[str, set[str]]:
+        """Every host and the inventory groups it belongs to (its parents included)."""
+        return self._raw.host_groups
+
+    def host_variables(self, keys: Collection[str]) -> dict[str, dict[str, Any]]:
+        """Each host's merged value of `keys` (templates rendered), for the Python tools that
+        need more than the fleet model, e.g. pyinfra's connection data."""
+        raw = self._raw
+        problems_before = len(raw.problems)
+        result: dict[str, dict[str, Any]] = {}
+        for host in sorted(raw.host_groups):
+            hv = _merged_host_vars(raw, host)
+            _render_templates(raw, host, hv, lambda key: key in keys)
+            result[host] = {key: hv[key].value for key in keys if key in hv}
+        if len(raw.problems) > problems_before:
+            raise InventoryError(raw.problems[problems_before:])
+        return result
+
+    def vars_files(self, kind: str, owner: str) -> list[Path]:
+        """The files Ansible reads for group or host `owner` (kind group_vars or host_vars), in order."""
+        return list(self._raw.var_files.get((kind, owner), ()))
+
+    def defined_in(self, kind: str, owner: str, key: str) -> Path | None:
+        """The variables file of `owner` that defines top-level `key`, if one does."""
+        into = self._raw.group_vars if kind == "group_vars" else self._raw.host_vars
+        sourced = into.get(owner, {}).get(key)
+        if sourced is not None and sourced.file in self._raw.var_files.get((kind, owner), ()):
+            return sourced.file
+        return None
+
+
+def open_inventory(directory: str | Path, files: InventoryFiles | None = None) -> Inventory:
+    """Read, merge and validate the inventory in `directory` (through `files`, when given:
+    a view with staged edits, or a cache already read). Raises InventoryError."""
+    from meetfleet.fleet.secrets import plaintext_secret_warnings
+
+    files = files or InventoryFiles(directory)
+    raw = _read(directory, files)
+    fleet = _build(raw)
+    if raw.problems or fleet is None:
+        raise InventoryError(raw.problems)
+    warnings = plaintext_secret_warnings(raw.root, raw.docs, raw.group_vars, raw.host_vars)
+    return Inventory(Path(directory), files, fleet, warnings, raw)
 
 
 def load_inventory(directory: str | Path) -> Fleet:
     """Read, merge and validate the inventory in `directory`. Raises InventoryError."""
-    return check_inventory(directory)[0]
+    return open_inventory(directory).fleet
 
 
 def check_inventory(directory: str | Path) -> tuple[Fleet, list[Problem]]:
     """`load_inventory`, and the warnings that do not make the inventory invalid: secrets
     written in plain text where a vault reference belongs (fleet/secrets.py)."""
-    from meetfleet.fleet.secrets import plaintext_secret_warnings
-
-    raw = _read(directory)
-    fleet = _build(raw)
-    if raw.problems or fleet is None:
-        raise InventoryError(raw.problems)
-    return fleet, plaintext_secret_warnings(raw.root, raw.docs, raw.group_vars, raw.host_vars)
+    inventory = open_inventory(directory)
+    return inventory.fleet, inventory.warnings
 
 
 def host_variables(directory: str | Path, keys: Collection[str]) -> dict[str, dict[str, Any]]:
-    """Each host's merged value of `keys` (templates rendered), for the Python tools that
-    need more than the fleet model, e.g. pyinfra's connection data. Validates first."""
-    load_inventory(directory)
-    raw = _read(directory)
-    result: dict[str, dict[str, Any]] = {}
-    for host in sorted(raw.host_groups):
-        hv = _merged_host_vars(raw, host)
-        _render_templates(raw, host, hv, lambda key: key in keys)
-        result[host] = {key: hv[key].value for key in keys if key in hv}
-    if raw.problems:
-        raise InventoryError(raw.problems)
-    return result
+    """Each host's merged value of `keys` (templates rendered). Validates first."""
+    return open_inventory(directory).host_variables(keys)
 
 
 def host_groups(directory: str | Path) -> dict[str, set[str]]:
     """Every host and the inventory groups it belongs to (its parents included)."""
-    return _read(directory).host_groups
+    return open_inventory(directory).host_groups
 
 
-def _read(directory: str | Path) -> _Raw:
+def _read(directory: str | Path, files: InventoryFiles) -> _Raw:
     root = Path(directory)
     if not root.is_dir():
         raise InventoryError([Problem(root, "(directory)", "is not an inventory directory")])
-    raw = _Raw(root)
+    raw = _Raw(root, files=files)
     _read_hosts_file(raw)
     _read_vars_dir(raw, raw.root / "group_vars", raw.group_vars)
     _read_vars_dir(raw, raw.root / "host_vars", raw.host_vars)
@@ -161,11 +211,12 @@ def _read(directory: str | Path) -> _Raw:
 
 
 def _read_hosts_file(raw: _Raw) -> None:
-    path = next((raw.root / n for n in INVENTORY_FILES if os.path.lexists(raw.root / n)), None)
+    assert raw.files is not None
+    path = next((raw.root / n for n in INVENTORY_FILES if raw.files.exists(raw.root / n)), None)
     if path is None:
         raw.problems.append(Problem(raw.root / "hosts.yml", "(file)", "is missing"))
         return
-    doc = read_yaml(path)
+    doc = raw.doc(path)
     if isinstance(doc, Problem):
         raw.problems.append(doc)
         return
@@ -269,16 +320,21 @@ def _known_key(raw: _Raw, key: Any, sourced: Sourced, where: str, owner: str | N
 
 
 def _entries(raw: _Raw, directory: Path) -> list[Path]:
+    """The directory's entries, and the files staged in it that the disk does not have yet."""
+    staged = raw.files.staged_in(directory) if raw.files is not None else []
     try:
-        return sorted(directory.iterdir())
+        listed = list(directory.iterdir()) if os.path.lexists(directory) or not staged else []
     except OSError as exc:
         raw.problems.append(Problem(directory, "(directory)", f"cannot be read: {exc.strerror or exc}"))
         return []
+    return sorted({*listed, *staged})
 
 
 def _is_dir(raw: _Raw, entry: Path) -> bool | None:
     """Whether `entry` is a directory (following a symlink); None, with a Problem, for a
     symlink loop or a dangling one."""
+    if raw.files is not None and entry in raw.files.staged:
+        return False
     try:
         info = entry.lstat()
     except OSError as exc:
@@ -298,7 +354,8 @@ def _var_files(raw: _Raw, directory: Path) -> Iterator[tuple[str, Path]]:
 
     Whatever Ansible would read is read, and refused (by read_yaml) when it is not a
     regular file: a FIFO or a device is reported, never silently skipped nor read."""
-    if not _is_dir_quiet(directory):
+    if not _is_dir_quiet(directory) and not (raw.files and any(p.is_relative_to(directory)
+                                                                  for p in raw.files.staged)):
         if os.path.lexists(directory):
             raw.problems.append(Problem(directory, "(directory)", "must be a directory of variables files"))
         return
@@ -325,7 +382,8 @@ def _is_dir_quiet(path: Path) -> bool:
 
 def _read_vars_dir(raw: _Raw, directory: Path, into: dict[str, dict[str, Sourced]]) -> None:
     for owner, path in _var_files(raw, directory):
-        doc = read_yaml(path)
+        raw.var_files.setdefault((directory.name, owner), []).append(path)
+        doc = raw.doc(path)
         if isinstance(doc, Problem):
             raw.problems.append(doc)
             continue

@@ -3,16 +3,15 @@
 Two sysadmins adding tenants at once would otherwise both read tenants.yml and the second
 rename would drop the first's tenant; both could also place on the same spare capacity.
 Writers hold an exclusive flock on the inventory directory itself (no lock file to leave
-behind or commit) for the whole read-decide-write; readers never wait. The lock is
-re-entrant within a thread, so a command holding it can call the writer, which takes it too;
-other threads and processes wait.
+behind or commit) for the whole read-decide-write of one edit session (fleet/writer.py
+`edit_inventory`, the only taker); readers never wait. A second take of a lock already held,
+even by the same thread, waits like any other: one session per command, never nested.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,9 +19,6 @@ from pathlib import Path
 
 WAIT_SECONDS = 60.0
 _POLL_SECONDS = 0.05
-
-_held: dict[tuple[Path, int], tuple[int, int]] = {}  # (directory, thread) -> (fd, depth)
-_guard = threading.Lock()
 
 
 class InventoryBusyError(Exception):
@@ -33,28 +29,16 @@ class InventoryBusyError(Exception):
 def inventory_lock(directory: str | Path, wait_seconds: float | None = None) -> Iterator[None]:
     """Hold the inventory's write lock, waiting up to `wait_seconds` (default WAIT_SECONDS) for it."""
     path = Path(directory).resolve()
-    key = (path, threading.get_ident())
-    with _guard:
-        held = _held.get(key)
-        if held:
-            _held[key] = (held[0], held[1] + 1)
-    if not held:
-        fd = _acquire(path, WAIT_SECONDS if wait_seconds is None else wait_seconds)
-        with _guard:
-            _held[key] = (fd, 1)
+    fd = _acquire(path, WAIT_SECONDS if wait_seconds is None else wait_seconds)
     try:
         yield
     finally:
-        with _guard:
-            fd, depth = _held[key]
-            if depth > 1:
-                _held[key] = (fd, depth - 1)
-            else:
-                del _held[key]
-                os.close(fd)  # closing the descriptor releases the flock
+        os.close(fd)  # closing the descriptor releases the flock
 
 
 def _acquire(path: Path, wait_seconds: float) -> int:
+    # Each take opens its own descriptor: flock then excludes it from every other one,
+    # in this process too.
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     deadline = time.monotonic() + wait_seconds
     while True:

@@ -1,13 +1,14 @@
-"""Atomic, comment-keeping edits of the inventory.
+"""Atomic, comment-keeping edits of the inventory, in one session per command.
 
-Every write goes the same way: the inventory must validate before the edit; the edited
-file is rendered with ruamel.yaml's round-trip mode (comments, order, quoting and
-indentation kept); the whole inventory is validated again with the edit applied, in an
-overlay directory of symlinks (no copy of any secret); only then is the new text
-written to a temporary file beside the original, fsynced, given the original's mode and
-moved over it with os.replace. Any failure before the rename leaves the inventory
-byte-for-byte as it was; a rerun starts from scratch. All of it happens under the
-inventory's lock (fleet/lock.py), so concurrent writers cannot lose each other's edits.
+`with edit_inventory(directory, what) as edit:` takes the inventory's lock once
+(fleet/lock.py: concurrent writers cannot lose each other's edits, nor both count on the
+same spare capacity), loads and validates the inventory once (`edit.fleet`), stages the
+command's edits (each file rendered with ruamel.yaml's round-trip mode: comments, order,
+quoting and indentation kept), validates the whole inventory with them once (parsing only
+the staged texts: every other file was read when the session opened), and only then
+writes each new text to a temporary file beside the original, fsynced, given the
+original's mode and moved over it with os.replace. Any failure before the rename leaves
+the inventory byte-for-byte as it was; a rerun starts from scratch.
 
 A file that is a symlink stays one: the write goes to its target. A write killed between
 creating its temporary file and the rename leaves that file behind; the next write (under
@@ -30,19 +31,23 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from meetfleet.fleet.errors import InventoryError, Problem
-from meetfleet.fleet.loader import load_inventory
+from meetfleet.fleet.loader import Inventory, open_inventory
 from meetfleet.fleet.lock import inventory_lock
 from meetfleet.fleet.model import Fleet
-from meetfleet.fleet.yamlio import VAULT_HEADER
+from meetfleet.fleet.yamlio import YamlDoc
 
 NEW_FILE_MODE = 0o644
 
 
 class InventoryWriteError(InventoryError):
-    """A write was refused: the inventory, or the inventory with the edit, does not validate."""
+    """A write was refused: the inventory, or the inventory with the edit, does not validate.
 
-    def __init__(self, what: str, problems: list[Problem]):
+    `invalid_before`: the inventory was already invalid when the edit session opened (what
+    a command reports as an invalid inventory, as a plain load would)."""
+
+    def __init__(self, what: str, problems: list[Problem], *, invalid_before: bool = False):
         self.what = what
+        self.invalid_before = invalid_before
         super().__init__(problems)
 
     def render(self) -> str:
@@ -82,11 +87,7 @@ def _yaml(text: str) -> tuple[YAML, Any]:
     return yaml, yaml.load(text)
 
 
-def _render(path: Path, mutate: Callable[[CommentedMap], None]) -> str:
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if text.lstrip().startswith(VAULT_HEADER):
-        raise InventoryWriteError(f"{path} is vault-encrypted",
-                                  [Problem(path, "(file)", "cannot edit an encrypted file")])
+def _render(path: Path, text: str, mutate: Callable[[CommentedMap], None]) -> str:
     yaml, data = _yaml(text)
     if data is None:
         data = CommentedMap()
@@ -94,35 +95,6 @@ def _render(path: Path, mutate: Callable[[CommentedMap], None]) -> str:
         raise InventoryWriteError(f"editing {path}", [Problem(path, "(file)", "must be a mapping of variables")])
     mutate(data)
     return _dump(yaml, data)
-
-
-@contextlib.contextmanager
-def _overlay(directory: Path, edited: Path, new_text: str) -> Iterator[Path]:
-    """The inventory as it would be after the edit: symlinks to every file, one file replaced."""
-    with tempfile.TemporaryDirectory(prefix="meetfleet-overlay-") as tmp:
-        root = Path(tmp) / directory.name
-        for here, _dirs, files in os.walk(directory):
-            target = root / Path(here).relative_to(directory)
-            target.mkdir(parents=True, exist_ok=True)
-            for name in files:
-                (target / name).symlink_to(Path(here, name).resolve())
-        overlaid = root / edited.relative_to(directory)
-        overlaid.parent.mkdir(parents=True, exist_ok=True)
-        if overlaid.is_symlink():
-            overlaid.unlink()
-        overlaid.write_text(new_text, encoding="utf-8")
-        yield root
-
-
-def _unoverlay(problems: list[Problem], overlay: Path, directory: Path) -> list[Problem]:
-    """Name the real files in problems found in the overlay."""
-    out = []
-    for p in problems:
-        file = p.file
-        if file is not None and file.is_relative_to(overlay):
-            file = directory / file.relative_to(overlay)
-        out.append(Problem(file, p.key, p.message))
-    return out
 
 
 # Temporary files: ".NAME.meetfleet-XXXXXXXX.tmp" beside the file they replace.
@@ -169,116 +141,172 @@ def _replace_atomically(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
-def edit_file(directory: str | Path, path: Path, mutate: Callable[[CommentedMap], None], what: str, *,
-              write: bool = True) -> Fleet:
-    """Apply `mutate` to the YAML mapping in `path` (inside inventory `directory`) atomically.
+class InventoryEdit:
+    """Edits staged on one loaded inventory; validated together, written by `commit`."""
 
-    Returns the fleet as loaded after the edit. Raises InventoryWriteError, leaving every
-    file as it was, when the inventory does not validate before or after the edit. With
-    write=False only the validation runs (is this edit acceptable?) and nothing is written.
+    def __init__(self, inventory: Inventory, what: str) -> None:
+        self.inventory = inventory
+        self.what = what
+        self.staged: dict[Path, str] = {}
+        self._written: Fleet | None = None
+
+    @property
+    def fleet(self) -> Fleet:
+        """The fleet as loaded when the session opened (before the staged edits)."""
+        return self.inventory.fleet
+
+    @property
+    def directory(self) -> Path:
+        return self.inventory.directory
+
+    def _text(self, path: Path) -> str:
+        if path in self.staged:
+            return self.staged[path]
+        if not self.inventory.files.exists(path):
+            return ""
+        doc = self.inventory.files.doc(path)
+        if isinstance(doc, YamlDoc) and doc.encrypted:
+            raise InventoryWriteError(f"{path} is vault-encrypted",
+                                      [Problem(path, "(file)", "cannot edit an encrypted file")])
+        read = self.inventory.files.text(path)
+        if isinstance(read, Problem):
+            raise InventoryWriteError(f"reading {path}", [read])
+        return read[0]
+
+    def edit(self, path: Path, mutate: Callable[[CommentedMap], None]) -> None:
+        """Stage `mutate` applied to the YAML mapping of `path` (comments, order, style kept)."""
+        self.staged[path] = _render(path, self._text(path), mutate)
+
+    def validate(self) -> Fleet:
+        """The fleet with every staged edit, validated; nothing is written. Only the staged
+        texts are parsed: the rest of the inventory was read when the session opened."""
+        try:
+            return open_inventory(self.directory, self.inventory.files.with_text(self.staged)).fleet
+        except InventoryError as exc:
+            raise InventoryWriteError(f"{self.what}: the inventory would not validate", exc.problems) from exc
+
+    def commit(self) -> Fleet:
+        """Validate the staged edits together, then write each file atomically. Returns the
+        fleet as written (as loaded, when nothing was staged)."""
+        if not self.staged:
+            return self._written or self.fleet
+        fleet = self.validate()
+        for path, text in self.staged.items():
+            _remove_stale_temporaries(_write_target(path).parent)
+            _replace_atomically(path, text)
+        self.staged.clear()
+        self._written = fleet
+        return fleet
+
+    # --- where keys live ------------------------------------------------------------
+
+    def host_vars_file(self, host: str, key: str) -> Path:
+        """The host_vars file to write `key` of `host` into: where it is, else the host's file."""
+        found = self.inventory.defined_in("host_vars", host, key)
+        if found is not None:
+            return found
+        plain = [f for f in self.inventory.vars_files("host_vars", host) if not _encrypted(self.inventory, f)]
+        if plain:
+            return plain[0]
+        sub = self.directory / "host_vars" / host
+        return sub / "main.yml" if sub.is_dir() else self.directory / "host_vars" / f"{host}.yml"
+
+    def tenants_file(self) -> Path:
+        """The group_vars/all file holding fleet_tenants (group_vars/all/tenants.yml if none does)."""
+        found = self.inventory.defined_in("group_vars", "all", "fleet_tenants")
+        if found is not None:
+            return found
+        files = self.inventory.vars_files("group_vars", "all")
+        all_dir = self.directory / "group_vars" / "all"
+        return all_dir / "tenants.yml" if all_dir.is_dir() or not files else files[0]
+
+    # --- the edits the commands make --------------------------------------------------
+
+    def set_host_var(self, host: str, key: str, value: Any) -> None:
+        def mutate(data: CommentedMap) -> None:
+            data[key] = value
+
+        self.edit(self.host_vars_file(host, key), mutate)
+
+    def set_tenant(self, name: str, fields: dict[str, Any], *, create: bool) -> None:
+        """Stage tenant `name` added (create=True, refused if it exists) or fields of it updated."""
+        path = self.tenants_file()
+
+        def mutate(data: CommentedMap) -> None:
+            if data.get("fleet_tenants") is None:
+                data["fleet_tenants"] = CommentedMap()
+            tenants = data["fleet_tenants"]
+            if create and name in tenants:
+                raise InventoryWriteError(f"add tenant {name}", [
+                    Problem(path, f"fleet_tenants.{name}", "already exists (use `meetfleet tenant move` to move it)")])
+            if not create and name not in tenants:
+                raise InventoryWriteError(f"update tenant {name}", [
+                    Problem(path, f"fleet_tenants.{name}", "no such tenant")])
+            if create:
+                tenants[name] = CommentedMap()
+            for key, value in fields.items():
+                if isinstance(value, list | tuple):  # short lists inline, as the inventories write them
+                    value = CommentedSeq(value)
+                    value.fa.set_flow_style()
+                tenants[name][key] = value
+
+        self.edit(path, mutate)
+
+    def check_tenant(self, name: str, fields: dict[str, Any]) -> Fleet:
+        """Would adding tenant `name` with `fields` validate? InventoryWriteError if not. Stages nothing."""
+        before = dict(self.staged)
+        try:
+            self.set_tenant(name, fields, create=True)
+            return self.validate()
+        finally:
+            self.staged = before
+
+
+def _encrypted(inventory: Inventory, path: Path) -> bool:
+    doc = inventory.files.doc(path)
+    return isinstance(doc, YamlDoc) and doc.encrypted
+
+
+@contextlib.contextmanager
+def edit_inventory(directory: str | Path, what: str) -> Iterator[InventoryEdit]:
+    """The one way to change an inventory: lock it once, load it once, stage edits on the
+    validated fleet, and (when the block ends without an exception) validate the result
+    once and write it atomically. An exception leaves every file as it was.
+
+    Raises InventoryWriteError when the inventory does not validate as it is, or would not
+    with the edits; InventoryBusyError when another command holds the lock too long.
     """
     directory = Path(directory)
     with inventory_lock(directory):
-        if write:
-            _remove_stale_temporaries(directory, _write_target(path).parent)
+        # Under the lock no other writer can still be using one: what killed writes left goes.
+        _remove_stale_temporaries(directory)
         try:
-            load_inventory(directory)
+            inventory = open_inventory(directory)
         except InventoryError as exc:
-            raise InventoryWriteError(f"{what}: the inventory does not validate as it is", exc.problems) from exc
-        new_text = _render(path, mutate)
-        with _overlay(directory, path, new_text) as overlay:
-            try:
-                fleet = load_inventory(overlay)  # exactly what the directory holds once replaced
-            except InventoryError as exc:
-                raise InventoryWriteError(f"{what}: the inventory would not validate",
-                                          _unoverlay(exc.problems, overlay, directory)) from exc
-        if write:
-            _replace_atomically(path, new_text)
-        return fleet
+            raise InventoryWriteError(f"{what}: the inventory does not validate as it is", exc.problems,
+                                      invalid_before=True) from exc
+        session = InventoryEdit(inventory, what)
+        yield session
+        session.commit()
 
 
-# --- where keys live ------------------------------------------------------------------
-
-
-def _defines(path: Path, key: str) -> bool:
-    """`key` is a top-level key of the file (top-level keys start a line; no full parse needed)."""
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith(VAULT_HEADER):
-        return False
-    return re.search(rf"^{re.escape(key)}[ \t]*:", text, re.MULTILINE) is not None
-
-
-def _vars_files(directory: Path, owner: str) -> list[Path]:
-    """The files Ansible reads for group or host `owner` under `directory`, in its order."""
-    files = [directory / f"{owner}{ext}" for ext in (".yml", ".yaml", "")]
-    found = [f for f in files if f.is_file()]
-    sub = directory / owner
-    if sub.is_dir():
-        found += sorted(f for f in sub.iterdir() if f.is_file() and f.suffix in (".yml", ".yaml", ""))
-    return found
-
-
-def host_vars_file(directory: str | Path, host: str, key: str) -> Path:
-    """The host_vars file to write `key` of `host` into: where it is, else the host's file."""
-    files = _vars_files(Path(directory) / "host_vars", host)
-    for f in files:
-        if _defines(f, key):
-            return f
-    plain = [f for f in files if not f.read_text(encoding="utf-8").lstrip().startswith(VAULT_HEADER)]
-    if plain:
-        return plain[0]
-    sub = Path(directory) / "host_vars" / host
-    return sub / "main.yml" if sub.is_dir() else Path(directory) / "host_vars" / f"{host}.yml"
-
-
-def tenants_file(directory: str | Path) -> Path:
-    """The group_vars/all file holding fleet_tenants (group_vars/all/tenants.yml if none does)."""
-    files = _vars_files(Path(directory) / "group_vars", "all")
-    for f in files:
-        if _defines(f, "fleet_tenants"):
-            return f
-    all_dir = Path(directory) / "group_vars" / "all"
-    return all_dir / "tenants.yml" if all_dir.is_dir() or not files else files[0]
-
-
-# --- the edits the commands make ------------------------------------------------------
+# --- one edit each, for callers that make a single change --------------------------------
 
 
 def set_host_var(directory: str | Path, host: str, key: str, value: Any) -> Fleet:
-    path = host_vars_file(directory, host, key)
+    with edit_inventory(directory, f"set {key} of {host}") as edit:
+        edit.set_host_var(host, key, value)
+        return edit.commit()
 
-    def mutate(data: CommentedMap) -> None:
-        data[key] = value
 
-    return edit_file(directory, path, mutate, f"set {key} of {host}")
+def set_tenant(directory: str | Path, name: str, fields: dict[str, Any], *, create: bool) -> Fleet:
+    """Add tenant `name` (create=True, refused if it exists) or update fields of an existing one."""
+    with edit_inventory(directory, f"{'add' if create else 'update'} tenant {name}") as edit:
+        edit.set_tenant(name, fields, create=create)
+        return edit.commit()
 
 
 def check_tenant(directory: str | Path, name: str, fields: dict[str, Any]) -> Fleet:
     """Would adding tenant `name` with `fields` validate? InventoryWriteError if not; writes nothing."""
-    return set_tenant(directory, name, fields, create=True, write=False)
-
-
-def set_tenant(directory: str | Path, name: str, fields: dict[str, Any], *, create: bool,
-               write: bool = True) -> Fleet:
-    """Add tenant `name` (create=True, refused if it exists) or update fields of an existing one."""
-    path = tenants_file(directory)
-
-    def mutate(data: CommentedMap) -> None:
-        if data.get("fleet_tenants") is None:
-            data["fleet_tenants"] = CommentedMap()
-        tenants = data["fleet_tenants"]
-        if create and name in tenants:
-            raise InventoryWriteError(f"add tenant {name}", [
-                Problem(path, f"fleet_tenants.{name}", "already exists (use `meetfleet tenant move` to move it)")])
-        if not create and name not in tenants:
-            raise InventoryWriteError(f"update tenant {name}", [
-                Problem(path, f"fleet_tenants.{name}", "no such tenant")])
-        if create:
-            tenants[name] = CommentedMap()
-        for key, value in fields.items():
-            if isinstance(value, list | tuple):  # short lists inline, as the inventories write them
-                value = CommentedSeq(value)
-                value.fa.set_flow_style()
-            tenants[name][key] = value
-
-    return edit_file(directory, path, mutate, f"{'add' if create else 'update'} tenant {name}", write=write)
+    with edit_inventory(directory, f"add tenant {name}") as edit:
+        return edit.check_tenant(name, fields)

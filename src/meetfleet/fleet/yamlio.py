@@ -269,7 +269,11 @@ def read_yaml(path: Path) -> YamlDoc | Problem:
     read = read_text(path)
     if isinstance(read, Problem):
         return read
-    text, mode = read
+    return document(path, *read)
+
+
+def document(path: Path, text: str, mode: int = 0o644) -> YamlDoc | Problem:
+    """`text` of `path` as a document: parsed, or marked encrypted when it is a vault file."""
     if text.lstrip().startswith(VAULT_HEADER):
         # Vault-encrypted files hold secrets; the loader does not decrypt them
         # (fleet/secrets.py does, for the one variable asked for).

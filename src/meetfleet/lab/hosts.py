@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from meetfleet.fleet import Fleet, InventoryError, Problem, host_variables, load_inventory
+from meetfleet.fleet import Fleet, InventoryError, Problem, open_inventory
 from meetfleet.lab.settings import LABEL_KEY, LabSettings
 
 CONNECTION_KEYS = ("ansible_port", "ansible_host", "ansible_user", "ansible_ssh_private_key_file",
@@ -60,8 +60,9 @@ class LabInventory:
 def load_lab_inventory(directory: Path) -> LabInventory:
     """Validate the inventory and read each host's connection. Raises InventoryError."""
     directory = directory.resolve()
-    fleet = load_inventory(directory)
-    connections = host_variables(directory, CONNECTION_KEYS)
+    inventory = open_inventory(directory)
+    fleet = inventory.fleet
+    connections = inventory.host_variables(CONNECTION_KEYS)
     problems: list[Problem] = []
     hosts = [_lab_host(directory, name, fleet, connections.get(name, {}), problems) for name in sorted(fleet.hosts)]
     by_port: dict[int, str] = {}
