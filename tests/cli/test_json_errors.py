@@ -99,9 +99,8 @@ def test_every_error_is_one_json_document(example_copy: Path, standin: Standin, 
     before = snapshot(example_copy)
     argv = []
     for arg in args:
-        argv += {"{src}": ["--exporter", standin.url], "{broken}": [], "{inv}": [str(example_copy)]}.get(arg, [arg])
-    if args[0] != "inventory":
-        argv += ["--inventory", str(example_copy)]
+        argv += {"{src}": ["--exporter", standin.url], "{broken}": [], "{inv}": []}.get(arg, [arg])
+    argv += ["--inventory", str(example_copy)]
     document = error_of(run(*argv, "--json"), code, kind)
     assert snapshot(example_copy) == before
     if kind in ("invalid_inventory", "write_refused"):

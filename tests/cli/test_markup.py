@@ -62,7 +62,7 @@ def test_markup_in_a_free_text_option_is_recorded_and_printed_literally(
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert (data["sso_client"], data["bbb_server"]) == (markup, CA1)
-    shown = run("inventory", "show", str(example_copy))
+    shown = run("inventory", "show", "--inventory", str(example_copy))
     assert shown.exit_code == 0, shown.output
     _literal(shown, markup)
 

@@ -88,11 +88,11 @@ def test_placement_table_keeps_every_name_and_number_whole(example_copy: Path, s
 
 @pytest.mark.parametrize("how", ["piped", "terminal"])
 def test_inventory_tables_keep_names_whole_and_wrap_free_text(example_copy: Path, how: str) -> None:
-    args = ["inventory", "show", str(example_copy)]
+    args = ["inventory", "show", "--inventory", str(example_copy)]
     output = in_terminal(*args) if how == "terminal" else run(*args, env={"COLUMNS": "80"}).output
     assert "…" not in output
     rows = _rows(output)
-    fleet = json.loads(run("inventory", "show", str(example_copy), "--json").stdout)
+    fleet = json.loads(run("inventory", "show", "--inventory", str(example_copy), "--json").stdout)
     for name, host in fleet["hosts"].items():
         assert rows[name][:2] == [name, host["region"]], output
         if host["bbb"]:

@@ -22,7 +22,7 @@ def refused(inventory: Path, file: str, *words: str, line: int | None = None, ar
     """`meetfleet inventory check` in-process: exit 2, no traceback, the file (and line)
     named, each of `words` in the output, nothing written. Returns the output."""
     before = snapshot(inventory)
-    result = run("inventory", "check", *args, str(inventory))
+    result = run("inventory", "check", *args, "--inventory", str(inventory))
     _judge(result.exit_code, result.output, file, words, line, exception=result)
     assert snapshot(inventory) == before
     return result.output
@@ -35,7 +35,8 @@ def refused_in_subprocess(inventory: Path, file: str, *words: str, line: int | N
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
 
     start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "meetfleet.cli.main", "inventory", "check", str(inventory)],
+    done = subprocess.run([sys.executable, "-m", "meetfleet.cli.main", "inventory", "check",
+                           "--inventory", str(inventory)],
                           capture_output=True, text=True, timeout=SECONDS, preexec_fn=limit, check=False)
     assert time.monotonic() - start < SECONDS
     _judge(done.returncode, done.stdout + done.stderr, file, words, line)

@@ -15,13 +15,13 @@ from tests.helpers import edit, run, snapshot
 
 @pytest.mark.parametrize("inventory", [EXAMPLE_INVENTORY, LAB_INVENTORY])
 def test_shipped_inventories_are_valid(inventory: Path) -> None:
-    result = run("inventory", "check", str(inventory))
+    result = run("inventory", "check", "--inventory", str(inventory))
     assert result.exit_code == 0, result.output
     assert "ok" in result.output
 
 
 def test_show_prints_the_fleet_as_tables() -> None:
-    result = run("inventory", "show", str(EXAMPLE_INVENTORY))
+    result = run("inventory", "show", "--inventory", str(EXAMPLE_INVENTORY))
     assert result.exit_code == 0, result.output
     for title in ("Regions", "Hosts", "BBB servers", "Plans", "Tenants"):
         assert title in result.output
@@ -32,7 +32,7 @@ def test_show_prints_the_fleet_as_tables() -> None:
 
 
 def test_show_json_is_the_validated_model() -> None:
-    result = run("inventory", "show", str(EXAMPLE_INVENTORY), "--json")
+    result = run("inventory", "show", "--inventory", str(EXAMPLE_INVENTORY), "--json")
     assert result.exit_code == 0
     data = json.loads(result.output)
     assert data["hosts"]["bbb-ca-1.example.coop"]["source"] == {"kind": "static"}
@@ -108,7 +108,7 @@ def test_bad_input_is_refused_precisely(example_copy: Path, case: str) -> None:
     file, old, new, named_file, words = BAD_INPUTS[case]
     edit(example_copy / file, old, new)
     before = snapshot(example_copy)
-    result = run("inventory", "check", str(example_copy))
+    result = run("inventory", "check", "--inventory", str(example_copy))
     assert result.exit_code == 2, result.output
     assert named_file in result.output
     for word in words:
@@ -120,24 +120,24 @@ def test_every_problem_is_reported_not_just_the_first(example_copy: Path) -> Non
     edit(example_copy / "host_vars/bbb-eu-2.example.coop.yml", "fleet_bbb_state: active",
          "fleet_bbb_state: paused")
     edit(example_copy / "group_vars/all/fleet.yml", "max_rooms: 20", "max_rooms: 0")
-    result = run("inventory", "check", str(example_copy))
+    result = run("inventory", "check", "--inventory", str(example_copy))
     assert result.exit_code == 2
     assert "2 problems" in result.output
 
 
 def test_missing_directory_is_bad_input(tmp_path: Path) -> None:
-    result = run("inventory", "check", str(tmp_path / "nope"))
+    result = run("inventory", "check", "--inventory", str(tmp_path / "nope"))
     assert result.exit_code == 2
     assert "nope" in result.output
 
 
 def test_installed_command_uses_documented_exit_codes(example_copy: Path) -> None:
     meetfleet = [sys.executable, "-m", "meetfleet.cli.main"]
-    ok = subprocess.run([*meetfleet, "inventory", "check", str(example_copy)],
+    ok = subprocess.run([*meetfleet, "inventory", "check", "--inventory", str(example_copy)],
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
     edit(example_copy / "host_vars/bbb-eu-2.example.coop.yml", "fleet_region: eu", "fleet_region: us")
-    bad = subprocess.run([*meetfleet, "inventory", "check", str(example_copy)],
+    bad = subprocess.run([*meetfleet, "inventory", "check", "--inventory", str(example_copy)],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert "unknown region 'us'" in bad.stderr

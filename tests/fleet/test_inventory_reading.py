@@ -163,7 +163,7 @@ def test_recursive_alias_is_refused(example_copy: Path) -> None:
 
 def test_a_few_aliases_are_fine(example_copy: Path) -> None:
     append(example_copy / EU1, "bbb_defaults: &d {a: 1}\nbbb_copy: *d\n")
-    assert run("inventory", "check", str(example_copy)).exit_code == 0
+    assert run("inventory", "check", "--inventory", str(example_copy)).exit_code == 0
 
 
 @pytest.mark.parametrize(("template", "words"), [

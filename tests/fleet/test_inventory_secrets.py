@@ -54,7 +54,7 @@ def password_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_plain_secret_is_a_warning_and_strict_makes_it_an_error(example_copy: Path, file: str, text: str,
                                                                 key: str) -> None:
     line = append(example_copy / file, text)
-    result = run("inventory", "check", str(example_copy))
+    result = run("inventory", "check", "--inventory", str(example_copy))
     assert result.exit_code == 0, result.output
     assert f"warning: {example_copy / file}: {key} (line {line}): is a secret in plain text" in result.output
     assert "1 warning" in result.output
@@ -76,21 +76,21 @@ def test_plain_secret_inside_a_structure_is_found(example_copy: Path) -> None:
 ])
 def test_vault_references_are_not_warned(example_copy: Path, value: str) -> None:
     append(example_copy / EU1, f"bbb_secret: {value}\n")
-    result = run("inventory", "check", "--strict", str(example_copy))
+    result = run("inventory", "check", "--strict", "--inventory", str(example_copy))
     assert result.exit_code == 0, result.output
     assert "warning" not in result.output
 
 
 def test_vault_encrypted_file_is_not_warned(example_copy: Path) -> None:
     (example_copy / "group_vars/all/vault.yml").write_text(_vault_text(f"vault_coturn_secret: {SECRET}\n"))
-    result = run("inventory", "check", "--strict", str(example_copy))
+    result = run("inventory", "check", "--strict", "--inventory", str(example_copy))
     assert result.exit_code == 0 and "warning" not in result.output, result.output
 
 
 @pytest.mark.parametrize("inventory", [EXAMPLE_INVENTORY, LAB_INVENTORY])
 def test_shipped_inventories_pass_strict(inventory: Path) -> None:
     # The lab's generated vault.yml, when `lab up` made one, is the lab's kind of file.
-    result = run("inventory", "check", "--strict", str(inventory))
+    result = run("inventory", "check", "--strict", "--inventory", str(inventory))
     assert result.exit_code == 0, result.output
 
 
@@ -112,7 +112,7 @@ def _lab_in_git(tmp_path: Path, ignored: bool, mode: int) -> Path:
 
 def test_lab_vault_that_git_ignores_and_only_its_owner_reads_is_accepted_with_a_note(tmp_path: Path) -> None:
     lab = _lab_in_git(tmp_path, ignored=True, mode=0o600)
-    result = run("inventory", "check", "--strict", str(lab))
+    result = run("inventory", "check", "--strict", "--inventory", str(lab))
     assert result.exit_code == 0, result.output
     assert "note:" in result.output and "2 plain-text secrets accepted" in result.output
     assert "warning" not in result.output and SECRET not in result.output
@@ -121,7 +121,7 @@ def test_lab_vault_that_git_ignores_and_only_its_owner_reads_is_accepted_with_a_
 @pytest.mark.parametrize(("ignored", "mode"), [(True, 0o644), (False, 0o600)])
 def test_lab_vault_readable_by_others_or_tracked_is_warned(tmp_path: Path, ignored: bool, mode: int) -> None:
     lab = _lab_in_git(tmp_path, ignored=ignored, mode=mode)
-    plain = run("inventory", "check", str(lab))
+    plain = run("inventory", "check", "--inventory", str(lab))
     assert plain.exit_code == 0 and "2 warnings" in plain.output, plain.output
     refused(lab, "group_vars/all/vault.yml", "vault_coturn_secret", line=1, args=("--strict",))
 

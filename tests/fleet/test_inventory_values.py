@@ -56,7 +56,7 @@ def test_fleet_wide_key_in_hosts_yml_is_refused_not_ignored(example_copy: Path) 
 
 def test_role_keys_are_left_to_ansible(example_copy: Path) -> None:
     append(example_copy / EU1, "bbb_anything_new: 3\nbase_whatever: [1]\ncoturn_x: y\ncapacity_exporter_z: 1\n")
-    result = run("inventory", "check", str(example_copy))
+    result = run("inventory", "check", "--inventory", str(example_copy))
     assert result.exit_code == 0, result.output
 
 
@@ -140,7 +140,7 @@ def test_bbb_api_url_must_be_http_and_the_api_base(example_copy: Path, url: str,
 
 def test_bbb_api_url_behind_a_path_prefix_is_accepted(example_copy: Path) -> None:
     append(example_copy / EU1, "fleet_bbb_api_url: https://bbb-eu-1.example.coop/eu1/bigbluebutton/api/\n")
-    assert run("inventory", "check", str(example_copy)).exit_code == 0
+    assert run("inventory", "check", "--inventory", str(example_copy)).exit_code == 0
 
 
 def test_capacity_source_url_must_be_http(example_copy: Path) -> None:

@@ -91,9 +91,9 @@ def inventory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def test_edited_inventory_is_valid(inventory: Path):
-    result = run("meetfleet", "inventory", "check", str(inventory))
+    result = run("meetfleet", "inventory", "check", "--inventory", str(inventory))
     assert result.returncode == 0, result.stdout + result.stderr
-    shown = run("meetfleet", "inventory", "show", str(inventory), "--json")
+    shown = run("meetfleet", "inventory", "show", "--inventory", str(inventory), "--json")
     assert NEW_HOST in shown.stdout
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from meetfleet.cli.output import handle_inventory_errors, json_option, print_json, say
-from meetfleet.cli.placement import Observe, capacity_source_options, inventory_option, server_table
+from meetfleet.cli.options import Observe, capacity_source_options, inventory_option
+from meetfleet.cli.output import handle_inventory_errors, json_option, print_json, say, table
 from meetfleet.fleet import load_inventory
 from meetfleet.placement import PlacementSettings, server_spares
 from meetfleet.placement.profile import describe_hour
@@ -50,7 +50,7 @@ def capacity(inventory_dir: Path, observe: Observe, settings: PlacementSettings,
                          "tenants": sorted(t.name for t in placed.get(s.server, []))}
                         for s in spares.values()]})
         return
-    server_table(f"Capacity (load units; source {observations.source}, headroom {settings.headroom:.0%})",
+    table(f"Capacity (load units; source {observations.source}, headroom {settings.headroom:.0%})",
                  ["server", "region", "state", "up", "now", "peak", "recent", "capacity", "spare", "tightest hour",
                   "tenants"],
                  [(s.server, s.region, s.state.value, {None: "?", True: "up", False: "DOWN"}[s.up], _fmt(s.load_now),

@@ -6,16 +6,10 @@ from pathlib import Path
 
 import click
 
+from meetfleet.cli.options import inventory_option
 from meetfleet.cli.output import handle_inventory_errors, json_option, print_json, table
 from meetfleet.fleet import Fleet, InventoryError, load_inventory
 from meetfleet.fleet.loader import check_inventory
-
-DEFAULT_INVENTORY = Path("inventories/lab")
-
-inventory_dir_argument = click.argument(
-    "directory", required=False, default=str(DEFAULT_INVENTORY),
-    type=click.Path(file_okay=False, path_type=Path),
-)
 
 
 @click.group()
@@ -24,16 +18,16 @@ def inventory() -> None:
 
 
 @inventory.command()
-@inventory_dir_argument
+@inventory_option
 @click.option("--strict", is_flag=True,
               help="Warnings are problems too: exit 2 when a secret is written in plain text.")
 @handle_inventory_errors
-def check(directory: Path, strict: bool) -> None:
-    """Validate DIRECTORY (default: inventories/lab). Exit 2 with every problem found.
+def check(inventory_dir: Path, strict: bool) -> None:
+    """Validate the inventory (default: inventories/lab). Exit 2 with every problem found.
 
     Warns (on stderr) for each secret the roles read that is written in plain text
     instead of a vault reference; --strict makes those warnings problems (exit 2)."""
-    fleet, secrets = check_inventory(directory)
+    fleet, secrets = check_inventory(inventory_dir)
     if strict and secrets.warnings:
         raise InventoryError(secrets.warnings)
     for note in secrets.notes:
@@ -42,7 +36,7 @@ def check(directory: Path, strict: bool) -> None:
         click.echo(f"warning: {warning}", err=True)
     warned = len(secrets.warnings)
     click.echo(
-        f"{directory}: ok ({len(fleet.regions)} regions, {len(fleet.hosts)} hosts, "
+        f"{inventory_dir}: ok ({len(fleet.regions)} regions, {len(fleet.hosts)} hosts, "
         f"{len(fleet.bbb_servers)} BBB servers, {len(fleet.plans)} plans, "
         f"{len(fleet.tenants)} tenants"
         + (f"; {warned} warning{'s' if warned != 1 else ''}, see above" if warned else "") + ")"
@@ -50,12 +44,12 @@ def check(directory: Path, strict: bool) -> None:
 
 
 @inventory.command()
-@inventory_dir_argument
+@inventory_option
 @json_option
 @handle_inventory_errors
-def show(directory: Path, as_json: bool) -> None:
-    """Show regions, hosts, BBB servers, plans and tenants of DIRECTORY."""
-    fleet = load_inventory(directory)
+def show(inventory_dir: Path, as_json: bool) -> None:
+    """Show regions, hosts, BBB servers, plans and tenants of the inventory."""
+    fleet = load_inventory(inventory_dir)
     if as_json:
         print_json(fleet.model_dump(mode="json"))
         return

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from meetfleet.cli.options import inventory_option
 from meetfleet.cli.output import (
     EXIT_FAILURE,
     handle_inventory_errors,
@@ -22,8 +23,6 @@ from meetfleet.lab.hosts import load_lab_inventory
 from meetfleet.lab.settings import DEFAULT_IMAGE, DEFAULT_LABEL_VALUE, DEFAULT_MIRROR, DEFAULT_NETWORK, LabSettings
 from meetfleet.lab.status import STATUS_COLUMNS, probe_all, status_rows
 from meetfleet.lab.up import Step, lab_up, prepare_machine
-
-DEFAULT_INVENTORY = Path("inventories/lab")
 
 
 def settings_options(func: Callable) -> Callable:
@@ -42,10 +41,7 @@ def settings_options(func: Callable) -> Callable:
     return func
 
 
-def inventory_option(func: Callable) -> Callable:
-    return click.option("--inventory", "-i", "inventory_dir", default=str(DEFAULT_INVENTORY), show_default=True,
-                        type=click.Path(file_okay=False, path_type=Path),
-                        help="Lab inventory: one container per host.")(func)
+lab_inventory_option = inventory_option(help="Lab inventory: one container per host.")
 
 
 def make_settings(network: str, label_value: str, image_name: str) -> LabSettings:
@@ -64,7 +60,7 @@ def lab() -> None:
 
 
 @lab.command()
-@inventory_option
+@lab_inventory_option
 @settings_options
 @click.option("--wait", "wait_seconds", default=180.0, show_default=True, type=click.FloatRange(1, 3600),
               help="Seconds to wait for every host to answer SSH.")
@@ -103,7 +99,7 @@ def report_steps(command: str, steps: list[Step], started: float, as_json: bool,
 
 
 @lab.command()
-@inventory_option
+@lab_inventory_option
 @settings_options
 @json_option
 @handle_inventory_errors
@@ -125,8 +121,7 @@ def status(inventory_dir: Path, network: str, label_value: str, image_name: str,
 
 @lab.command()
 @settings_options
-@click.option("--inventory", "-i", "inventory_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Only this inventory's hosts (default: every container with the lab label).")
+@inventory_option(default=None, help="Only this inventory's hosts (default: every container with the lab label).")
 @click.option("--image", "with_image", is_flag=True, help="Also remove the base image (rebuilt by the next up).")
 @json_option
 @handle_inventory_errors

@@ -182,6 +182,7 @@ def as_command_error(exc: BaseException) -> CommandError:
     """The one mapping from what went wrong to an exit code, a kind and a message."""
     # Imported here: the lab and placement packages need not load for every command.
     from meetfleet.lab.podman import LabError
+    from meetfleet.placement.decide import PlacementInputError
     from meetfleet.placement.sources import SourceError
 
     if isinstance(exc, CommandError):
@@ -194,6 +195,9 @@ def as_command_error(exc: BaseException) -> CommandError:
         human = exc.render() if refused else InventoryError.render(exc)
         return CommandError(human.splitlines()[0], EXIT_BAD_INPUT, "write_refused" if refused else "invalid_inventory",
                             details={"problems": problems_json(exc.problems)}, human=human)
+    if isinstance(exc, PlacementInputError):
+        # the request, not the inventory: named by the option it came from
+        return CommandError(f"--{exc.field}: {exc}", EXIT_BAD_INPUT, f"unknown_{exc.field}")
     if isinstance(exc, InventoryBusyError):
         return CommandError(str(exc), EXIT_FAILURE, "inventory_busy", human=str(exc))
     if isinstance(exc, SourceError):

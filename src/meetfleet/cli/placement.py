@@ -1,23 +1,17 @@
-"""`meetfleet place`: choose the BBB server for a new tenant, and explain the choice.
-
-Also the options every capacity-aware command shares (inventory, capacity source).
-"""
+"""`meetfleet place`: choose the BBB server for a new tenant, and explain the choice; the
+placement tables and JSON that `tenant add|move` print too."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
-from meetfleet.cli.inventory import DEFAULT_INVENTORY
+from meetfleet.cli.options import Observe, capacity_source_options, inventory_option
 from meetfleet.cli.output import (
     EXIT_FAILURE,
     CommandError,
-    bad_input,
     emphasis,
     handle_inventory_errors,
     json_option,
@@ -27,93 +21,7 @@ from meetfleet.cli.output import (
 )
 from meetfleet.fleet import Fleet, PlacementPolicy, load_inventory
 from meetfleet.placement import Decision, Observations, PlacementSettings, place
-from meetfleet.placement.decide import Candidate, PlacementInputError
-from meetfleet.placement.profile import utc_offset_minutes
-from meetfleet.placement.sources import (
-    DEFAULT_TIMEOUT_SECONDS,
-    EXPORTER_ENV,
-    NO_SOURCE_MESSAGE,
-    PROMETHEUS_ENV,
-    NoSourceError,
-    Source,
-    SourceConfigError,
-    parse_duration,
-    read_source,
-    resolve_source,
-)
-from meetfleet.placement.spare import DEFAULT_HEADROOM, DEFAULT_WINDOW_SECONDS
-
-
-@dataclass(frozen=True)
-class Observe:
-    """Reads the capacity source the options, the environment or the fleet name (in that order)."""
-
-    prometheus: str | None
-    exporter: str | None
-    window_seconds: float
-    timeout: float
-    inventory_dir: Path | None
-
-    def source(self, fleet: Fleet) -> Source | None:
-        """The source to read; None when none is configured anywhere. Bad configuration: exit 2."""
-        try:
-            return resolve_source(self.prometheus, self.exporter, fleet.capacity_source, self.inventory_dir)
-        except NoSourceError:
-            return None
-        except SourceConfigError as exc:
-            bad_input(str(exc), kind="bad_capacity_source")
-
-    def __call__(self, fleet: Fleet) -> Observations:
-        source = self.source(fleet)
-        if source is None:
-            bad_input(NO_SOURCE_MESSAGE, kind="no_capacity_source")
-        return read_source(source, self.window_seconds, self.timeout)  # SourceError: exit 1 (output.py)
-
-    def if_configured(self, fleet: Fleet) -> Observations | None:
-        source = self.source(fleet)
-        return None if source is None else read_source(source, self.window_seconds, self.timeout)
-
-
-def server_table(title: str, columns: list[str], rows: list[tuple]) -> None:
-    """A table of servers: names and numbers whole (output.table)."""
-    table(title, columns, rows)
-
-
-inventory_option = click.option(
-    "--inventory", "inventory_dir", default=str(DEFAULT_INVENTORY), show_default=True,
-    type=click.Path(file_okay=False, path_type=Path), help="Inventory directory.",
-)
-
-
-def capacity_source_options(func: Callable) -> Callable:
-    """--prometheus/--exporter/--window/--headroom/--timeout, turned into `observe` and `settings`.
-
-    The command must also take --inventory: the inventory's fleet_capacity_source is read
-    when neither a flag nor the environment names a source.
-    """
-
-    @click.option("--prometheus", metavar="URL", help=f"Prometheus base URL (or ${PROMETHEUS_ENV}; "
-                                                      "else the inventory's fleet_capacity_source).")
-    @click.option("--exporter", metavar="URL", help=f"Capacity exporter URL, used without Prometheus "
-                                                    f"(or ${EXPORTER_ENV}).")
-    @click.option("--window", default=f"{DEFAULT_WINDOW_SECONDS // 86400}d", show_default=True,
-                  help="Window of observed peaks (Prometheus only), e.g. 28d, 14d; a week or more gives "
-                       "peaks per hour of the week (Prometheus must retain that much).")
-    @click.option("--headroom", type=click.FloatRange(0, 1, max_open=True), default=DEFAULT_HEADROOM,
-                  show_default=True, help="Share of each server's capacity kept free.")
-    @click.option("--timeout", type=click.FloatRange(0.1, 300), default=DEFAULT_TIMEOUT_SECONDS,
-                  show_default=True, help="Seconds to wait for each HTTP call.")
-    @wraps(func)
-    def wrapper(*args: Any, prometheus: str | None, exporter: str | None, window: str, headroom: float,
-                timeout: float, **kwargs: Any) -> Any:
-        try:
-            window_seconds = parse_duration(window)
-        except ValueError as exc:
-            bad_input(f"--window: {exc}")
-        observe = Observe(prometheus, exporter, window_seconds, timeout, kwargs.get("inventory_dir"))
-        return func(*args, observe=observe, settings=PlacementSettings(headroom=headroom), **kwargs)
-
-    return wrapper
+from meetfleet.placement.decide import Candidate, check_request
 
 
 def candidate_row(c: Candidate) -> tuple:
@@ -161,7 +69,7 @@ def decision_json(d: Decision, observations: Observations) -> dict[str, Any]:
 
 
 def explain(d: Decision, observations: Observations, title: str) -> None:
-    server_table(f"{title}: expected peak {d.expected.load:.0f} load units ({d.expected.basis}); "
+    table(f"{title}: expected peak {d.expected.load:.0f} load units ({d.expected.basis}); "
                  f"source {observations.source}", CANDIDATE_COLUMNS, [candidate_row(c) for c in d.candidates])
     for c in d.candidates:
         say(f"{c.server}: {verdict(c, d.chosen, d.winner)}")
@@ -210,17 +118,8 @@ def place_command(plan: str, region: str, timezone: str | None, explain: bool, i
 
 
 def check_placement_input(fleet: Fleet, plan: str, region: str, timezone: str | None) -> None:
-    """Bad plan, region or time zone: exit 2 before any capacity source is contacted."""
-    for key, value, known in (("--plan", plan, fleet.plans), ("--region", region, fleet.regions)):
-        if value not in known:
-            bad_input(f"{key}: unknown {key[2:]} {value!r} (the inventory has: {', '.join(sorted(known))})",
-                      kind=f"unknown_{key[2:]}")
-    if timezone is not None:
-        try:
-            utc_offset_minutes(timezone, 0)
-        except KeyError:
-            bad_input(f"--timezone: {timezone!r} is not a known time zone (an IANA name such as America/Halifax)",
-                      kind="unknown_timezone")
+    """Bad plan, region or time zone: exit 2 (output.py) before any capacity source is contacted."""
+    check_request(fleet, plan, region, timezone)
 
 
 def decide_or_exit(fleet: Fleet, plan: str, region: str, observe: Observe,
@@ -229,10 +128,7 @@ def decide_or_exit(fleet: Fleet, plan: str, region: str, observe: Observe,
     """Place and print the outcome; exit 1 (with what would fit) when nothing does, 2 on bad input."""
     check_placement_input(fleet, plan, region, timezone)
     observations = observe(fleet)
-    try:
-        decision = place(fleet, observations, plan, region, settings, timezone=timezone)
-    except PlacementInputError as exc:
-        bad_input(str(exc))
+    decision = place(fleet, observations, plan, region, settings, timezone=timezone)
     if not as_json and (explain_it or decision.chosen is None):
         explain(decision, observations, f"Placing {what} in {region}")
     if decision.chosen is None:

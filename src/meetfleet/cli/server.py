@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from meetfleet.cli.options import inventory_option
 from meetfleet.cli.output import (
     bad_input,
     emphasis,
@@ -15,7 +16,6 @@ from meetfleet.cli.output import (
     print_json,
     say,
 )
-from meetfleet.cli.placement import inventory_option
 from meetfleet.fleet import ServerState
 from meetfleet.fleet.writer import edit_inventory
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from pydantic import TypeAdapter, ValidationError
 
+from meetfleet.cli.options import Observe, capacity_source_options, inventory_option
 from meetfleet.cli.output import (
     bad_input,
     emphasis,
@@ -17,14 +18,7 @@ from meetfleet.cli.output import (
     print_json,
     say,
 )
-from meetfleet.cli.placement import (
-    Observe,
-    capacity_source_options,
-    check_placement_input,
-    decide_or_exit,
-    decision_json,
-    inventory_option,
-)
+from meetfleet.cli.placement import check_placement_input, decide_or_exit, decision_json
 from meetfleet.cli.placement import explain as explain_placement
 from meetfleet.fleet import Fleet, Host, ServerState, Tenant
 from meetfleet.fleet.model import Name

@@ -23,12 +23,36 @@ from meetfleet.capacity.load import DEFAULT_LOAD_UNITS_PER_CPU
 from meetfleet.fleet import Fleet, PlacementPolicy, ServerState, Tenant
 from meetfleet.placement.expected import ExpectedLoad
 from meetfleet.placement.observations import Observations
-from meetfleet.placement.profile import describe_hour
+from meetfleet.placement.profile import describe_hour, utc_offset_minutes
 from meetfleet.placement.spare import LoadModel, PlacementSettings, ServerSpare, tenants_by_server
 
 
 class PlacementInputError(ValueError):
-    """The request names a plan, region, tenant or server the inventory does not have."""
+    """The request names a plan, region or time zone the inventory (or the world) does not have.
+
+    `field`: which part of the request ("plan", "region", "timezone"). The fleet itself was
+    validated when loaded; only what a request adds is checked here."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+def check_request(fleet: Fleet, plan: str, region: str, timezone: str | None = None) -> None:
+    """A placement request's plan, region and time zone exist: PlacementInputError if not.
+    Cheap and offline, so commands call it before any capacity source is asked."""
+    if plan not in fleet.plans:
+        raise PlacementInputError("plan", f"unknown plan {plan!r} "
+                                          f"(the inventory has: {', '.join(sorted(fleet.plans))})")
+    if region not in fleet.regions:
+        raise PlacementInputError("region", f"unknown region {region!r} "
+                                            f"(the inventory has: {', '.join(sorted(fleet.regions))})")
+    if timezone is not None:
+        try:
+            utc_offset_minutes(timezone, 0)
+        except KeyError:
+            raise PlacementInputError("timezone", f"{timezone!r} is not a known time zone "
+                                                  "(an IANA name such as America/Halifax)") from None
 
 
 @dataclass(frozen=True)
@@ -103,8 +127,6 @@ def evaluate(fleet: Fleet, observations: Observations, region: str, expected: Ex
     `at_cap`: the newcomer at its plan's whole cap, for the pack policy; without it no
     server is "safe to pack" and the most spare wins.
     """
-    if region not in fleet.regions:
-        raise PlacementInputError(f"unknown region {region!r} (fleet_regions has: {', '.join(sorted(fleet.regions))})")
     settings = settings or PlacementSettings()
     policy = policy or fleet.placement_policy
     model = model or LoadModel(fleet, observations, settings)
@@ -136,18 +158,9 @@ def place(fleet: Fleet, observations: Observations, plan: str, region: str,
     `policy`: how to choose among the servers it fits on; the fleet's (most_spare unless
     the inventory says fleet_placement_policy: pack) when not given.
     """
-    if plan not in fleet.plans:
-        raise PlacementInputError(f"unknown plan {plan!r} (fleet_plans has: {', '.join(sorted(fleet.plans))})")
-    if region not in fleet.regions:
-        raise PlacementInputError(f"unknown region {region!r} (fleet_regions has: {', '.join(sorted(fleet.regions))})")
+    check_request(fleet, plan, region, timezone)
     settings = settings or PlacementSettings()
     model = LoadModel(fleet, observations, settings)
-    if timezone is not None:
-        try:
-            describe_hour(0, timezone, observations.at)
-        except KeyError:
-            raise PlacementInputError(f"unknown time zone {timezone!r} (an IANA name such as Europe/Berlin)") \
-                from None
     policy = policy or fleet.placement_policy
     expected = model.newcomer(plan, region, timezone)
     at_cap = model.newcomer(plan, region, timezone, at_cap=True) if policy == PlacementPolicy.PACK else None

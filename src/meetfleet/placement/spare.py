@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from operator import ge
 
-from meetfleet.fleet import Fleet, Host, InventoryError, ServerState, Tenant
-from meetfleet.fleet.errors import Problem
+from meetfleet.fleet import Fleet, Host, ServerState, Tenant
 from meetfleet.placement.expected import (
     PEAK_CONCURRENCY_FACTOR,
     ExpectedLoad,
@@ -48,7 +47,6 @@ from meetfleet.placement.profile import (
     flat,
     office_week,
     peak,
-    utc_offset_minutes,
     waking_week,
 )
 
@@ -140,23 +138,11 @@ class LoadModel:
         self._expected: dict[tuple[str, bool], ExpectedLoad] = {}
 
     def timezone(self, tenant: Tenant | None = None, region: str | None = None) -> str:
-        """The tenant's (or region's) time zone; InventoryError when it is not a known one."""
+        """The tenant's (or region's) time zone: known, since the inventory checked it at load."""
         if tenant is not None:
-            timezone = tenant.timezone or self.fleet.regions[tenant.region].timezone
-        else:
-            assert region is not None
-            timezone = self.fleet.regions[region].timezone
-        if timezone in self._known_timezones:
-            return timezone
-        try:
-            utc_offset_minutes(timezone, self.observations.at)
-        except KeyError:
-            key = (f"fleet_tenants.{tenant.name}.timezone" if tenant is not None and tenant.timezone else
-                   f"fleet_regions.{tenant.region if tenant is not None else region}.timezone")
-            raise InventoryError([Problem(None, key, f"{timezone!r} is not a known time zone "
-                                                     "(an IANA name such as Europe/Berlin)")]) from None
-        self._known_timezones.add(timezone)
-        return timezone
+            return tenant.timezone or self.fleet.regions[tenant.region].timezone
+        assert region is not None
+        return self.fleet.regions[region].timezone
 
     def plan_week(self, plan: str, timezone: str, at_cap: bool = False) -> Profile:
         """A tenant of `plan`'s expected week before it has history, in `timezone`.
