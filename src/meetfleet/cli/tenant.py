@@ -20,12 +20,11 @@ from meetfleet.cli.output import (
 )
 from meetfleet.cli.placement import check_placement_input, decide_or_exit, decision_json
 from meetfleet.cli.placement import explain as explain_placement
-from meetfleet.fleet import Fleet, Host, ServerState, Tenant
+from meetfleet.fleet import Fleet, Tenant
 from meetfleet.fleet.model import Name
 from meetfleet.fleet.writer import edit_inventory
 from meetfleet.placement import PlacementSettings
-from meetfleet.placement.decide import evaluate
-from meetfleet.placement.spare import LoadModel
+from meetfleet.placement.move import check_forced_move, check_move, state_refusal
 
 _NAME = TypeAdapter(Name)
 
@@ -124,9 +123,9 @@ def move(name: str, target: str, force: bool, explain: bool, inventory_dir: Path
             print_json(result) if as_json else say(f"{name} is already on {target}; nothing to do")
             return
         if force:
-            check_state_forced(host, name, observe, fleet)
+            refuse_forced_move(fleet, name, target, observe)
         else:
-            check_move(fleet, moving, target, observe, settings, explain=explain and not as_json)
+            refuse_move(fleet, moving, target, observe, settings, explain=explain and not as_json)
         edit.set_tenant(name, {"bbb_server": target}, create=False)
     if as_json:
         print_json({"tenant": name, "bbb_server": target, "previous": previous, "changed": True})
@@ -134,20 +133,20 @@ def move(name: str, target: str, force: bool, explain: bool, inventory_dir: Path
         say(emphasis("moved tenant ", (name, "bold"), f": {previous or '(unplaced)'} -> {target}"))
 
 
-def check_move(fleet: Fleet, moving: Tenant, target: str, observe: Observe, settings: PlacementSettings, *,
-               explain: bool) -> None:
-    """SERVER can take the moving tenant's expected peak (placement's rule), else exit 1 naming why."""
+def refuse_move(fleet: Fleet, moving: Tenant, target: str, observe: Observe, settings: PlacementSettings, *,
+                explain: bool) -> None:
+    """Exit 1 naming why, when SERVER cannot take the moving tenant's expected peak (placement/move.py)."""
     observations = observe(fleet)
-    expected = LoadModel(fleet, observations, settings).tenant(moving)
-    decision = evaluate(fleet, observations, moving.region, expected, settings, moving=moving)
-    if explain:
-        explain_placement(decision, observations, f"Moving {moving.name}")
-    candidate = next(c for c in decision.candidates if c.server == target)
-    if not candidate.eligible:
-        best = f"; the best server for it now is {decision.chosen}" if decision.chosen else ""
-        fail(f"{target} cannot take tenant {moving.name} (expected peak {expected.load:.0f}, {expected.basis}): "
-             f"{'; '.join(candidate.reasons)}{best}. Nothing was changed (--force skips this check).",
-             kind="target_cannot_take", reasons=list(candidate.reasons), best=decision.chosen)
+    verdict = check_move(fleet, observations, moving, target, settings)
+    if explain and verdict.decision is not None:
+        explain_placement(verdict.decision, observations, f"Moving {moving.name}")
+    if not verdict.ok:
+        assert verdict.expected is not None
+        best = f"; the best server for it now is {verdict.best}" if verdict.best else ""
+        fail(f"{target} cannot take tenant {moving.name} (expected peak {verdict.expected.load:.0f}, "
+             f"{verdict.expected.basis}): {'; '.join(verdict.reasons)}{best}. Nothing was changed "
+             "(--force skips this check).", kind="target_cannot_take", reasons=list(verdict.reasons),
+             best=verdict.best)
 
 
 def check_name(name: str) -> None:
@@ -159,20 +158,17 @@ def check_name(name: str) -> None:
                   "and ending with a letter or digit", kind="bad_tenant_name")
 
 
-def check_state_forced(host: Host, name: str, observe: Observe, fleet: Fleet) -> None:
-    """--force skips the capacity check, never the server's state: a cordoned or draining server
-    takes no tenant (retired: the inventory's validation refuses it), nor does a down one."""
-    assert host.bbb is not None
-    state = host.bbb.state
-    if state in (ServerState.CORDONED, ServerState.DRAINING):
-        fail(f"{host.name} is {state.value}: it takes no new tenants, even with --force (uncordon it first). "
-             f"Nothing was changed.", kind="target_refused", state=state.value)
+def refuse_forced_move(fleet: Fleet, name: str, target: str, observe: Observe) -> None:
+    """--force skips the capacity check, never the server's state nor whether it is up."""
+    refused = state_refusal(fleet, target)
+    if refused:
+        fail(f"{refused}. Nothing was changed.", kind="target_refused",
+             state=fleet.bbb_servers[target].bbb.state.value)
     observations = observe.if_configured(fleet)
     if observations is None:
-        say(f"note: no capacity source, so whether {host.name} is up was not checked", err=True)
+        say(f"note: no capacity source, so whether {target} is up was not checked", err=True)
         return
-    seen = observations.servers.get(host.name)
-    if seen is None or not seen.up:
-        why = "no observation from the capacity source" if seen is None else "meetfleet_server_up is 0"
-        fail(f"{host.name} is down ({why}): it cannot take tenant {name}, even with --force. Nothing was changed.",
-             kind="target_refused", state=state.value, up=False)
+    verdict = check_forced_move(fleet, observations, target)
+    if not verdict.ok:
+        fail(f"{verdict.reasons[0]}: it cannot take tenant {name}, even with --force. Nothing was changed.",
+             kind="target_refused", state=fleet.bbb_servers[target].bbb.state.value, up=False)

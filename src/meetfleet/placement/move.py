@@ -1,0 +1,72 @@
+"""Whether a BBB server can take a tenant that is moved to it (`meetfleet tenant move`).
+
+The same rule as a newcomer's placement: the tenant's expected week must fit in the
+server's spare capacity at every hour, on an up, active server of its region. `--force`
+skips only the capacity part, never the server's state: a cordoned or draining server
+takes no tenant, nor does one the capacity source says is down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meetfleet.fleet import Fleet, ServerState, Tenant
+from meetfleet.placement.decide import Decision, evaluate
+from meetfleet.placement.expected import ExpectedLoad
+from meetfleet.placement.observations import Observations
+from meetfleet.placement.spare import LoadModel, PlacementSettings
+
+REFUSING_STATES = (ServerState.CORDONED, ServerState.DRAINING)  # retired: the inventory refuses it
+
+
+@dataclass(frozen=True)
+class MoveVerdict:
+    target: str
+    reasons: tuple[str, ...]  # why the target cannot take the tenant; empty when it can
+    expected: ExpectedLoad | None = None  # the tenant's expected week (None: capacity not checked)
+    decision: Decision | None = None  # every server ranked for the tenant (None: capacity not checked)
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+    @property
+    def best(self) -> str | None:
+        """The server placement would choose for the tenant now, if the capacity was checked."""
+        return self.decision.chosen if self.decision else None
+
+
+def state_refusal(fleet: Fleet, target: str) -> str | None:
+    """Why the target's state refuses any tenant, even a forced one (None: it does not)."""
+    host = fleet.bbb_servers[target]
+    assert host.bbb is not None
+    if host.bbb.state in REFUSING_STATES:
+        return f"{target} is {host.bbb.state.value}: it takes no new tenants, even with --force (uncordon it first)"
+    return None
+
+
+def up_refusal(observations: Observations, target: str) -> str | None:
+    """Why the capacity source says the target is down (None: it is up)."""
+    seen = observations.servers.get(target)
+    if seen is not None and seen.up:
+        return None
+    why = "no observation from the capacity source" if seen is None else "meetfleet_server_up is 0"
+    return f"{target} is down ({why})"
+
+
+def check_move(fleet: Fleet, observations: Observations, tenant: Tenant, target: str,
+               settings: PlacementSettings | None = None) -> MoveVerdict:
+    """Can `target` take `tenant`'s expected peak at every hour (placement's rule)?"""
+    settings = settings or PlacementSettings()
+    expected = LoadModel(fleet, observations, settings).tenant(tenant)
+    decision = evaluate(fleet, observations, tenant.region, expected, settings, moving=tenant)
+    candidate = next(c for c in decision.candidates if c.server == target)
+    return MoveVerdict(target, candidate.reasons, expected, decision)
+
+
+def check_forced_move(fleet: Fleet, observations: Observations | None, target: str) -> MoveVerdict:
+    """--force: the target's state and whether it is up (when a source is known), not its capacity."""
+    reasons = [reason for reason in (state_refusal(fleet, target),
+                                     up_refusal(observations, target) if observations is not None else None)
+               if reason]
+    return MoveVerdict(target, tuple(reasons[:1]))
