@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -19,10 +22,17 @@ from capacity_exporter.poller import ExporterState, poll_all, run
 from capacity_exporter.report import SERVER_COLUMNS, TENANT_COLUMNS, server_rows, snapshot, tenant_rows
 from capacity_exporter.web import MetricsServer, favour_scrapes
 from meetfleet.bbb import BbbClient
-from meetfleet.cli.output import EXIT_FAILURE, EXIT_OK, bad_input, fail, json_option, print_json, table
+from meetfleet.cli.output import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, json_option, print_json, table
 from meetfleet.fleet import InventoryError, load_inventory
 
 log = logging.getLogger("meetfleet.exporter")
+
+
+def _refuse(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    # Printed as is: the message holds paths and keys from the input, which must not be
+    # read as rich markup (a path with "[/x]" in it would crash the printing).
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,23 +57,27 @@ def main(inventory: Path, secrets_file: Path, listen: str, interval: float, time
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     if timeout >= interval:
-        bad_input(f"--timeout ({timeout:g}) must be shorter than --interval ({interval:g})")
+        _refuse(f"--timeout ({timeout:g}) must be shorter than --interval ({interval:g})")
     try:
         fleet = load_inventory(inventory)
         targets = build_targets(fleet, load_secrets(secrets_file), secrets_file)
         web = load_web_config(web_config)
         address = parse_listen(listen)
     except InventoryError as exc:
-        bad_input(exc.render())
+        _refuse(exc.render())
     except ConfigError as exc:
-        bad_input(str(exc))
+        _refuse(str(exc))
     state = ExporterState(fleet, targets, render)
     if once:
         raise SystemExit(_once(state, timeout, as_json))
     try:
         server = MetricsServer(address, lambda: state.payload, web)
-    except OSError as exc:
-        fail(f"--listen {listen}: {exc.strerror}")
+    except ConfigError as exc:
+        _refuse(str(exc))
+    except socket.gaierror as exc:  # a host name that does not resolve: the argument is wrong
+        _refuse(f"--listen {listen}: {exc.strerror}")
+    except OSError as exc:  # taken, or not an address of this machine
+        _refuse(f"--listen {listen}: {exc.strerror or exc}", EXIT_FAILURE)
     favour_scrapes()
     server.start()
     polled = sum(t.polled for t in targets)
