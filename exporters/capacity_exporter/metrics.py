@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from meetfleet.bbb import ErrorKind
+from meetfleet.capacity.metric_names import SERVER_UP
 from meetfleet.fleet import ServerState
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class StateCollector(Collector):
         yield from self._exporter(state)
 
     def _servers(self, state: ExporterState):
-        up = _gauge("meetfleet_server_up", "1 if the last poll of the server's BBB API succeeded", SERVER_LABELS)
+        up = _gauge(SERVER_UP, "1 if the last poll of the server's BBB API succeeded", SERVER_LABELS)
         usage = {key: _gauge(f"meetfleet_server_{key}", doc, SERVER_LABELS) for key, (doc, _) in SERVER_USAGE.items()}
         capacity = _gauge("meetfleet_server_capacity_load_units", "Capacity in load units (inventory)",
                           SERVER_LABELS)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from meetfleet.capacity_sources.resolve import Source, resolve_source
 from meetfleet.fleet import load_inventory
-from meetfleet.placement.sources import Source, resolve_source
 from tests.cli.conftest import CA1, Standin
 from tests.helpers import flat, run, snapshot
 

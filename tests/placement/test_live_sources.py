@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from meetfleet.capacity_sources import SourceError
+from meetfleet.capacity_sources.exporter import read_exporter
+from meetfleet.capacity_sources.prometheus import hourly_server_query, read_prometheus
 from meetfleet.fleet import load_inventory
 from meetfleet.fleet.writer import set_tenant
 from meetfleet.placement import place
-from meetfleet.placement.exporter_metrics import read_exporter
 from meetfleet.placement.profile import HOURS_PER_WEEK, hour_of_week
-from meetfleet.placement.prometheus import hourly_server_query, read_prometheus
-from meetfleet.placement.sources import SourceError
 from tests.conftest import EXAMPLE_INVENTORY
 from tests.helpers import flat, run, snapshot
 from tests.placement import stack as lab

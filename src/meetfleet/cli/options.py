@@ -12,10 +12,7 @@ from typing import Any
 
 import click
 
-from meetfleet.cli.output import bad_input
-from meetfleet.fleet import Fleet
-from meetfleet.placement import Observations, PlacementSettings
-from meetfleet.placement.sources import (
+from meetfleet.capacity_sources.resolve import (
     DEFAULT_TIMEOUT_SECONDS,
     EXPORTER_ENV,
     NO_SOURCE_MESSAGE,
@@ -27,6 +24,9 @@ from meetfleet.placement.sources import (
     read_source,
     resolve_source,
 )
+from meetfleet.cli.output import bad_input
+from meetfleet.fleet import Fleet
+from meetfleet.placement import Observations, PlacementSettings
 from meetfleet.placement.spare import DEFAULT_HEADROOM, DEFAULT_WINDOW_SECONDS
 
 DEFAULT_INVENTORY = Path("inventories/lab")

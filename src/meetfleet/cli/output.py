@@ -181,9 +181,9 @@ def problems_json(problems: Iterable[Any]) -> list[dict[str, Any]]:
 def as_command_error(exc: BaseException) -> CommandError:
     """The one mapping from what went wrong to an exit code, a kind and a message."""
     # Imported here: the lab and placement packages need not load for every command.
+    from meetfleet.capacity_sources import SourceError
     from meetfleet.lab.podman import LabError
     from meetfleet.placement.decide import PlacementInputError
-    from meetfleet.placement.sources import SourceError
 
     if isinstance(exc, CommandError):
         return exc

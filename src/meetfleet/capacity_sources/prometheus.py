@@ -30,9 +30,10 @@ from typing import Any
 
 import httpx
 
+from meetfleet.capacity.metric_names import SERVER_LOAD_UNITS, SERVER_UP, TENANT_LOAD_UNITS
+from meetfleet.capacity_sources.errors import SourceError, tls_verify
 from meetfleet.placement.observations import Observations, ServerObservation, TenantObservation, is_valid
 from meetfleet.placement.profile import HOURS_PER_WEEK, hour_of_week
-from meetfleet.placement.sources import SourceError
 
 # Resolution of the first-sample search: the window in this many steps.
 HISTORY_STEPS = 240
@@ -51,26 +52,26 @@ def queries(window_seconds: float, partial_hour_seconds: float = 0.0) -> dict[st
     w = _range(window_seconds)
     step = _range(window_seconds / HISTORY_STEPS)
     exprs = {
-        "up": "max by (server) (meetfleet_server_up)",
-        "load_now": "max by (server) (meetfleet_server_load_units)",
-        "peak": f"max by (server) (max_over_time(meetfleet_server_load_units[{w}]))",
-        "tenant_peak": f"max by (tenant) (max_over_time(meetfleet_tenant_load_units[{w}]))",
-        "tenant_first": f"min by (tenant, server) (min_over_time(timestamp(meetfleet_tenant_load_units)[{w}:{step}]))",
-        "tenant_now": "max by (tenant, server) (meetfleet_tenant_load_units)",
+        "up": f"max by (server) ({SERVER_UP})",
+        "load_now": f"max by (server) ({SERVER_LOAD_UNITS})",
+        "peak": f"max by (server) (max_over_time({SERVER_LOAD_UNITS}[{w}]))",
+        "tenant_peak": f"max by (tenant) (max_over_time({TENANT_LOAD_UNITS}[{w}]))",
+        "tenant_first": f"min by (tenant, server) (min_over_time(timestamp({TENANT_LOAD_UNITS})[{w}:{step}]))",
+        "tenant_now": f"max by (tenant, server) ({TENANT_LOAD_UNITS})",
     }
     if partial_hour_seconds >= 1:  # the hour under way, not in the hourly range query yet
-        exprs["peak_this_hour"] = (f"max by (server) (max_over_time(meetfleet_server_load_units"
+        exprs["peak_this_hour"] = (f"max by (server) (max_over_time({SERVER_LOAD_UNITS}"
                                    f"[{_range(partial_hour_seconds)}]))")
     return exprs
 
 
 def hourly_server_query() -> str:
-    return "max by (server) (max_over_time(meetfleet_server_load_units[1h]))"
+    return f"max by (server) (max_over_time({SERVER_LOAD_UNITS}[1h]))"
 
 
 def hourly_tenant_query(tenants: list[str]) -> str:
     pattern = json.dumps("|".join(re.escape(t) for t in tenants))
-    return f"max by (tenant) (max_over_time(meetfleet_tenant_load_units{{tenant=~{pattern}}}[1h]))"
+    return f"max by (tenant) (max_over_time({TENANT_LOAD_UNITS}{{tenant=~{pattern}}}[1h]))"
 
 
 def _answer(base: str, expr: str, response: httpx.Response) -> Any:
@@ -172,18 +173,8 @@ async def _read(base: str, window_seconds: float, timeout: float, at: float,
     return raw
 
 
-def tls_verify(verify: bool | str) -> bool | ssl.SSLContext:
-    """httpx's `verify` from True, False or a CA file path (httpx 0.28 wants a context for a path)."""
-    if isinstance(verify, bool):
-        return verify
-    try:
-        return ssl.create_default_context(cafile=verify)
-    except (OSError, ssl.SSLError) as exc:
-        raise SourceError(f"cannot use the CA file {verify}: {exc}") from exc
-
-
 # What each instant query's value is, for the reason a server is refused.
-_MEANING = {"up": "meetfleet_server_up", "load_now": "current load", "peak": "peak over the window",
+_MEANING = {"up": SERVER_UP, "load_now": "current load", "peak": "peak over the window",
             "peak_this_hour": "peak this hour"}
 
 
@@ -197,7 +188,7 @@ def read_prometheus(base: str, window_seconds: float, timeout: float = 10.0, *,
     at = time.time()
     raw = asyncio.run(_read(base, window_seconds, timeout, at, auth, tls_verify(verify)))
     if not raw["up"]:
-        raise SourceError(f"Prometheus at {base} has no meetfleet_server_up series: "
+        raise SourceError(f"Prometheus at {base} has no {SERVER_UP} series: "
                           "is it scraping the capacity exporter?")
     refused: dict[str, str] = {}
 

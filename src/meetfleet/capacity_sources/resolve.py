@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from meetfleet.capacity_sources.errors import NoSourceError, SourceConfigError
 from meetfleet.fleet.model import CapacitySource
 from meetfleet.placement.observations import Observations
 
@@ -34,18 +35,6 @@ NO_SOURCE_MESSAGE = (f"no capacity source: give --prometheus URL or --exporter U
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-class SourceError(Exception):
-    """The capacity source could not be read (unreachable, refused, malformed answer)."""
-
-
-class SourceConfigError(ValueError):
-    """No capacity source, or one configured incompletely (bad input: nothing was contacted)."""
-
-
-class NoSourceError(SourceConfigError):
-    """No flag, no environment variable and no fleet_capacity_source."""
 
 
 @dataclass(frozen=True)
@@ -122,10 +111,10 @@ def resolve_source(prometheus: str | None, exporter: str | None, configured: Cap
 def read_source(source: Source, window_seconds: float, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Observations:
     """Observations from `source`. SourceError when it cannot be read."""
     if source.kind == "prometheus":
-        from meetfleet.placement.prometheus import read_prometheus
+        from meetfleet.capacity_sources.prometheus import read_prometheus
 
         return read_prometheus(source.url, window_seconds, timeout, auth=source.auth, verify=source.verify)
-    from meetfleet.placement.exporter_metrics import read_exporter
+    from meetfleet.capacity_sources.exporter import read_exporter
 
     return read_exporter(source.url, timeout, auth=source.auth, verify=source.verify)
 

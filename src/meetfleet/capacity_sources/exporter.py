@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 import httpx
 from prometheus_client.parser import text_fd_to_metric_families
 
+from meetfleet.capacity.metric_names import READ_BY_SOURCES, SERVER_LOAD_UNITS, SERVER_UP, TENANT_LOAD_UNITS
+from meetfleet.capacity_sources.errors import SourceError, tls_verify
 from meetfleet.placement.observations import Observations, ServerObservation, TenantObservation, is_valid, show
-from meetfleet.placement.prometheus import tls_verify
-from meetfleet.placement.sources import SourceError
 
-WANTED = {"meetfleet_server_up", "meetfleet_server_load_units", "meetfleet_tenant_load_units"}
+WANTED = set(READ_BY_SOURCES)
 
 
 def metrics_url(url: str) -> str:
@@ -53,16 +53,16 @@ def read_exporter(url: str, timeout: float = 10.0, auth: tuple[str, str] | None 
                     labels = sample.labels
                     if not is_valid(sample.value):
                         name = labels.get("server", "")
-                        if family.name == "meetfleet_tenant_load_units":
+                        if family.name == TENANT_LOAD_UNITS:
                             bad_tenants.add(labels["tenant"])
                             refused.setdefault(name, f"{show(sample.value)} as tenant {labels['tenant']}'s "
                                                      "current load")
                         else:
                             refused.setdefault(name, f"{show(sample.value)} as its {family.name}")
                         continue
-                    if family.name == "meetfleet_server_up":
+                    if family.name == SERVER_UP:
                         up[labels["server"]] = sample.value >= 1
-                    elif family.name == "meetfleet_server_load_units":
+                    elif family.name == SERVER_LOAD_UNITS:
                         load[labels["server"]] = sample.value
                     else:
                         tenant_now[labels["tenant"]][labels.get("server", "")] = sample.value
@@ -71,7 +71,7 @@ def read_exporter(url: str, timeout: float = 10.0, auth: tuple[str, str] | None 
     except ValueError as exc:
         raise SourceError(f"the exporter at {url} sent malformed metrics: {exc}") from exc
     if not up and not refused:
-        raise SourceError(f"{url} has no meetfleet_server_up series: is it the capacity exporter?")
+        raise SourceError(f"{url} has no {SERVER_UP} series: is it the capacity exporter?")
     servers = {name: ServerObservation(up=is_up, load_now=load.get(name, 0.0), peak_load=load.get(name, 0.0))
                for name, is_up in up.items() if name not in refused}
     tenants = {name: TenantObservation(peak_load=max(on.values(), default=0.0), load_now_on=dict(on))
