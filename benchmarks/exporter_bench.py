@@ -45,7 +45,7 @@ TENANTS = 20
 # The child process: start N stand-ins with M meetings each, print their URLs, wait for stdin to close.
 FARM = """
 import json, sys
-from meetfleet.bbb.testserver import TestServer, uniform_scenario
+from meetfleet.testing.bbb_standin import TestServer, uniform_scenario
 servers, meetings, participants, tenants = map(int, sys.argv[1:5])
 farm = []
 for i in range(servers):

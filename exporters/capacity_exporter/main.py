@@ -22,7 +22,7 @@ from capacity_exporter.poller import ExporterState, poll_all, run
 from capacity_exporter.report import SERVER_COLUMNS, TENANT_COLUMNS, server_rows, snapshot, tenant_rows
 from capacity_exporter.web import MetricsServer, favour_scrapes
 from meetfleet.bbb import BbbClient
-from meetfleet.cli.output import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, json_option, print_json, table
+from meetfleet.console import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, json_option, print_json, table
 from meetfleet.fleet import InventoryError, load_inventory
 
 log = logging.getLogger("meetfleet.exporter")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from meetfleet.bbb import BbbEndpoint
-from meetfleet.bbb.testserver import TestServer
+from meetfleet.testing.bbb_standin import TestServer
 
 SECRET = "test-secret-0123456789"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from meetfleet.bbb.checksum import ALGORITHMS, checksum, sign_query
-from meetfleet.bbb.testserver import checksum_ok
+from meetfleet.testing.bbb_standin import checksum_ok
 
 
 def test_matches_the_example_of_the_bbb_api_documentation() -> None:

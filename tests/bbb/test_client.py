@@ -10,7 +10,7 @@ import pytest
 
 from meetfleet.bbb import BbbClient, BbbEndpoint, BbbError, ErrorKind
 from meetfleet.bbb.checksum import ALGORITHMS
-from meetfleet.bbb.testserver import TestServer, uniform_scenario
+from meetfleet.testing.bbb_standin import TestServer, uniform_scenario
 from tests.bbb.conftest import SECRET, Clock
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from meetfleet.bbb import BbbClient, BbbEndpoint, Meeting
 from meetfleet.bbb.parsing import ResponseParser, check_returncode, parse_response
-from meetfleet.bbb.testserver import TestServer
+from meetfleet.testing.bbb_standin import TestServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

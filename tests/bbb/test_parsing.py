@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from meetfleet.bbb.errors import BbbError, ErrorKind
 from meetfleet.bbb.parsing import ResponseParser, check_returncode, parse_response
-from meetfleet.bbb.testserver import GARBAGE_BODY, HOSTILE_BODY
+from meetfleet.testing.bbb_standin import GARBAGE_BODY, HOSTILE_BODY
 
 # Shaped like BBB's documented getMeetings answer (attendees and unknown elements included).
 GET_MEETINGS = b"""<?xml version="1.0" encoding="UTF-8"?>

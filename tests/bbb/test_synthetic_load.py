@@ -12,7 +12,7 @@ import pytest
 
 from capacity_exporter.usage import TenantDirectory, summarise
 from meetfleet.bbb import BbbClient, BbbEndpoint
-from meetfleet.bbb.testserver import SyntheticLoad, TestServer, main
+from meetfleet.testing.bbb_standin import SyntheticLoad, TestServer, main
 from tests.bbb.conftest import SECRET, Clock
 
 PLANS = {"small": (50, 5, 120), "medium": (200, 20, 240), "large": (600, 50, 480)}

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from meetfleet.bbb import testserver
 from meetfleet.bbb.checksum import sign_query
 from meetfleet.bbb.parsing import parse_response
-from meetfleet.bbb.testserver import STANDIN, TestServer
+from meetfleet.testing import bbb_standin as testserver
+from meetfleet.testing.bbb_standin import STANDIN, TestServer
 from tests.bbb.conftest import SECRET
 
 SCRIPT = Path(testserver.__file__)

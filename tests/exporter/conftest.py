@@ -17,8 +17,8 @@ from capacity_exporter.metrics import render
 from capacity_exporter.poller import ExporterState, poll_all
 from capacity_exporter.web import MetricsServer
 from meetfleet.bbb import BbbClient
-from meetfleet.bbb.testserver import TestServer
 from meetfleet.fleet import load_inventory
+from meetfleet.testing.bbb_standin import TestServer
 from tests.bbb.conftest import Clock
 
 # server -> (capacity, checksum algorithm, state)

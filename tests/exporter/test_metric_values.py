@@ -86,10 +86,10 @@ def test_per_tenant_metrics_are_exact_for_every_tenant(lab: FleetLab, served: tu
         assert value(m, "meetfleet_tenant_meetings", **t) == meetings
         assert value(m, "meetfleet_tenant_participants", **t) == participants
         assert value(m, "meetfleet_tenant_load_units", **t) == pytest.approx(load, abs=1e-9)
-        assert value(m, "meetfleet_tenant_longest_meeting_minutes", **t) == longest
+        assert value(m, "meetfleet_tenant_longest_meeting_seconds", **t) == longest * 60
         assert value(m, "meetfleet_tenant_plan_max_concurrent_users", **t) == users
         assert value(m, "meetfleet_tenant_plan_max_rooms", **t) == rooms
-        assert value(m, "meetfleet_tenant_plan_max_meeting_minutes", **t) == minutes
+        assert value(m, "meetfleet_tenant_plan_max_meeting_seconds", **t) == minutes * 60
     tenants_seen = {dict(labels)["tenant"] for name, labels in m if name == "meetfleet_tenant_meetings"}
     assert tenants_seen == set(EXPECTED_TENANTS)  # the unknown tag makes no series of its own
 

@@ -120,7 +120,7 @@ def start(root: Path, with_prometheus: bool, scrape_seconds: float = 1.0) -> Sta
                 {"id": f"{tenant}-{i}", "participants": n, "video": 1, "metadata": {"tenant": tenant}}
                 for tenant, count, n in meetings for i in range(count)]}
             (root / f"{host}.json").write_text(json.dumps(scenario))
-            processes.append(_spawn([sys.executable, "-m", "meetfleet.bbb.testserver", "--port", str(port),
+            processes.append(_spawn([sys.executable, "-m", "meetfleet.testing.bbb_standin", "--port", str(port),
                                      "--secret-file", str(root / f"{host}.secret"),
                                      "--scenario", str(root / f"{host}.json")], root / f"{host}.log"))
             stack.endpoints[host] = BbbEndpoint(api_url=f"http://127.0.0.1:{port}/bigbluebutton/api",

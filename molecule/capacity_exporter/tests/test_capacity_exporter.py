@@ -31,7 +31,7 @@ def standin(host):
     """The BBB API test server (shipped in the same distribution) answers for bbb-eu-1.test."""
     host.run(f"systemctl stop {STANDIN_UNIT}; systemctl reset-failed {STANDIN_UNIT}")
     started = host.run(
-        f"systemd-run --unit={STANDIN_UNIT} {VENV}/bin/meetfleet-bbb-testserver --bind 127.0.0.1 --port 8090 "
+        f"systemd-run --unit={STANDIN_UNIT} {VENV}/bin/meetfleet-bbb-standin --bind 127.0.0.1 --port 8090 "
         "--secret-file /root/molecule-bbb-secret-bbb-eu-1.test --meetings 2 --participants 7 "
         "--tenant bakery-collective"
     )

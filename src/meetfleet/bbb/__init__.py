@@ -1,6 +1,6 @@
 """BigBlueButton API: checksummed client, hardened incremental parsing, typed results.
 
-`testserver` is a stand-in BBB API for tests and the lab; nothing in production uses it.
+The stand-in BBB API for tests and the lab lives apart, in meetfleet.testing.
 """
 
 from meetfleet.bbb.checksum import ALGORITHMS, sign_query

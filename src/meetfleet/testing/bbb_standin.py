@@ -9,8 +9,8 @@ and meta_ tags, and can be made slow, failing or hostile. Every answer carries a
 depends on it.
 
 Standard library only: it is copied to lab containers that have nothing but Debian's
-python3, and runs as `python3 testserver.py ...` as well as
-`python3 -m meetfleet.bbb.testserver ...`. So it checks checksums with its own few
+python3, and runs as `python3 bbb_standin.py ...` as well as
+`python3 -m meetfleet.testing.bbb_standin ...`. So it checks checksums with its own few
 lines instead of importing meetfleet.bbb.checksum, which also means the client's
 signing is checked against an independent implementation.
 """
@@ -802,7 +802,7 @@ of the time and the seed, always below the plan's users and rooms:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="meetfleet-bbb-testserver", description=HELP,
+    parser = argparse.ArgumentParser(prog="meetfleet-bbb-standin", description=HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     # All addresses by default: in the lab the exporter reaches it from another host, as it would BBB.
     parser.add_argument("--bind", default="0.0.0.0", help="address to listen on (default: all)")  # noqa: S104
