@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from meetfleet.fleet import InventoryError
-from meetfleet.fleet.secrets import read_fleet_secret
+from meetfleet.fleet.vault import read_fleet_secret
 from tests.conftest import EXAMPLE_INVENTORY, LAB_INVENTORY
 from tests.fleet.checks import append, refused
 from tests.helpers import edit, run

@@ -74,7 +74,7 @@ def _inventory_source(source: CapacitySource, inventory_dir: Path, environ: Mapp
     if source.username:
         password = _env_password(source.kind, environ)
         if password is None and source.password_variable:
-            from meetfleet.fleet.secrets import read_fleet_secret
+            from meetfleet.fleet.vault import read_fleet_secret
 
             password = read_fleet_secret(inventory_dir, source.password_variable)
         if password is None:

@@ -1,4 +1,4 @@
-"""Secrets in the inventory: find the ones written in plain text, read one on purpose.
+"""Secrets in the inventory: find the ones written in plain text.
 
 Secrets belong in the vault: an inline `!vault` value, a variable of a vault-encrypted
 file (group_vars/all/vault.yml), or a Jinja reference to such a variable
@@ -12,22 +12,18 @@ that git ignores and that only its owner can read (mode 0600 or stricter) is acc
 with a note instead of warnings. The same file tracked by git, or readable by others,
 gets a warning per secret.
 
-`read_fleet_secret` gives a Python process the one secret it needs (the capacity
-source's basic-auth password): the variable's value from group_vars/all/, decrypted with
-ansible's VaultLib and the password file ANSIBLE_VAULT_PASSWORD_FILE names. No message
-ever includes a secret.
+Reading one secret on purpose (the capacity source's password) is fleet/vault.py's.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meetfleet.fleet.errors import InventoryError, Problem
-from meetfleet.fleet.yamlio import VAULT_HEADER, LineDict, TaggedValue, YamlDoc, parse_yaml, read_text
+from meetfleet.fleet.errors import Problem
+from meetfleet.fleet.yamlio import LineDict, TaggedValue, YamlDoc
 
 VAULT_TAG = "!vault"
 PASSWORD_FILE_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"  # noqa: S105 - the variable's name
@@ -145,118 +141,3 @@ def plaintext_secret_warnings(root: Path, docs: list[YamlDoc], *variables: dict[
                 "owner-only (0600) vault.yml is taken for the lab's throwaway secrets; a real fleet "
                 "encrypts it (ansible-vault encrypt)")))
     return findings
-
-
-# --- reading one secret ----------------------------------------------------------------
-
-
-def _error(path: Path, key: str, message: str) -> InventoryError:
-    return InventoryError([Problem(path, key, message)])
-
-
-def _vault(path: Path, variable: str) -> Any:
-    """ansible's VaultLib with the password of ANSIBLE_VAULT_PASSWORD_FILE (imported only
-    when a vault value is met: ansible is slow to import)."""
-    password_file = os.environ.get(PASSWORD_FILE_ENV, "")
-    if not password_file:
-        raise _error(path, variable, f"is vault-encrypted and {PASSWORD_FILE_ENV} is not set "
-                                     "(the file holding the vault password)")
-    try:
-        from ansible.errors import AnsibleError
-        from ansible.parsing.dataloader import DataLoader
-        from ansible.parsing.vault import VaultLib, get_file_vault_secret
-    except ImportError as exc:  # pragma: no cover - ansible is a dependency
-        raise _error(path, variable, f"is vault-encrypted and ansible cannot be imported ({exc})") from None
-    try:
-        secret = get_file_vault_secret(filename=password_file, vault_id="default", loader=DataLoader())
-        secret.load()
-    except (AnsibleError, OSError) as exc:
-        raise _error(Path(password_file), PASSWORD_FILE_ENV,
-                     f"the vault password file cannot be read ({type(exc).__name__})") from None
-    return VaultLib([("default", secret)]), AnsibleError
-
-
-def _decrypt(path: Path, variable: str, ciphertext: str, vault: Any) -> str:
-    lib, ansible_error = vault
-    try:
-        plain = lib.decrypt(ciphertext.strip().encode("utf-8"))
-    except ansible_error:
-        raise _error(path, variable, f"cannot be decrypted with the vault password of {PASSWORD_FILE_ENV} "
-                                     "(wrong password, or not an ansible-vault value)") from None
-    except ValueError:  # malformed ciphertext: binascii.Error, bad hex...
-        raise _error(path, variable, "cannot be decrypted: not a valid ansible-vault value") from None
-    try:
-        return plain.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _error(path, variable, "decrypts to something that is not UTF-8 text") from None
-
-
-def _secret_files(directory: Path) -> list[Path]:
-    group_vars = directory / "group_vars"
-    files = [group_vars / name for name in ("all.yml", "all.yaml", "all") if (group_vars / name).is_file()]
-    all_dir = group_vars / "all"
-    try:
-        entries = sorted(all_dir.iterdir()) if all_dir.is_dir() else []
-    except OSError as exc:
-        raise _error(all_dir, "(directory)", f"cannot be read: {exc.strerror or exc}") from None
-    return files + [p for p in entries if p.suffix in (".yml", ".yaml", "") and not p.is_dir()]
-
-
-def read_fleet_secret(directory: str | Path, variable: str) -> str:
-    """The value of `variable` as group_vars/all/ defines it: plain, an inline `!vault`
-    value, or a variable of a vault-encrypted file. Raises InventoryError naming the
-    file and the variable when it is missing, empty, a template, or cannot be decrypted."""
-    root = Path(directory)
-    vaults: list[Any] = []  # the VaultLib, made once when first needed
-
-    def decrypt(path: Path, ciphertext: str) -> str:
-        if not vaults:
-            vaults.append(_vault(path, variable))
-        return _decrypt(path, variable, ciphertext, vaults[0])
-
-    encrypted: list[tuple[Path, str]] = []
-    for path in _secret_files(root):
-        read = read_text(path)
-        if isinstance(read, Problem):
-            raise InventoryError([read])
-        text, mode = read
-        if text.lstrip().startswith(VAULT_HEADER):
-            encrypted.append((path, text))
-            continue
-        value = _lookup(path, parse_yaml(path, text, mode), variable)
-        if value is not None:
-            return _finish(path, variable, value, decrypt)
-    for path, text in encrypted:
-        value = _lookup(path, parse_yaml(path, decrypt(path, text)), variable, decrypted=True)
-        if value is not None:
-            return _finish(path, variable, value, decrypt)
-    raise _error(root / "group_vars" / "all", variable, "is not defined in group_vars/all/ "
-                 "(plain, as an inline !vault value or in a vault-encrypted file)")
-
-
-def _lookup(path: Path, doc: YamlDoc | Problem, variable: str, decrypted: bool = False) -> Any:
-    if isinstance(doc, Problem):
-        if decrypted:  # never echo what a YAML error in decrypted text would show
-            raise _error(path, "(file)", "decrypts to text that is not valid YAML")
-        raise InventoryError([doc])
-    if doc.data is None:
-        return None
-    if not isinstance(doc.data, dict):
-        raise _error(path, "(file)", "must be a mapping of variables")
-    return doc.data.get(variable)
-
-
-def _finish(path: Path, variable: str, value: Any, decrypt: Any) -> str:
-    if isinstance(value, TaggedValue) and value.tag == VAULT_TAG:
-        value = decrypt(path, str(value))
-    elif isinstance(value, TaggedValue):
-        raise _error(path, variable, f"has the tag {value.tag}; expected a plain or !vault value")
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _error(path, variable, "must be a string (a password)")
-    value = str(value)
-    if "{{" in value or "{%" in value:
-        raise _error(path, variable, "is a template; write the value itself (plain, !vault or in a "
-                                     "vault-encrypted file), not a reference to another variable")
-    if not value:
-        raise _error(path, variable, "is empty")
-    return value
