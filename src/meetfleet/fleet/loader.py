@@ -270,12 +270,7 @@ def _walk_group(raw: _Raw, doc: YamlDoc, group: str, body: Any, line: int | None
     lineage = (*parents, group)
     hosts = _mapping(raw, doc, f"{group}.hosts", body.get("hosts"), doc.line_of(body, "hosts"),
                      "a mapping of host names (each with its variables or nothing)")
-    for host, host_body in hosts.items():
-        host_line = doc.line_of(hosts, host)
-        if not isinstance(host, str) or not host:
-            raw.problems.append(Problem(doc.path, _at(f"{group}.hosts.{label(host)}", host_line),
-                                        "a host name must be a non-empty string"))
-            continue
+    for host, host_body, host_line in _named(raw, doc, hosts, f"{group}.hosts", "a host name"):
         raw.host_groups.setdefault(host, set()).update(lineage)
         variables = _mapping(raw, doc, f"{group}.hosts.{label(host)}", host_body, host_line,
                              "a mapping of the host's variables (or nothing)")
@@ -285,13 +280,20 @@ def _walk_group(raw: _Raw, doc: YamlDoc, group: str, body: Any, line: int | None
                 raw.host_vars.setdefault(host, {})[key] = sourced
     children = _mapping(raw, doc, f"{group}.children", body.get("children"), doc.line_of(body, "children"),
                         "a mapping of group names")
-    for child, child_body in children.items():
-        child_line = doc.line_of(children, child)
-        if not isinstance(child, str) or not child:
-            raw.problems.append(Problem(doc.path, _at(f"{group}.children.{label(child)}", child_line),
-                                        "a group name must be a non-empty string"))
-            continue
+    for child, child_body, child_line in _named(raw, doc, children, f"{group}.children", "a group name"):
         _walk_group(raw, doc, child, child_body, child_line, depth + 1, lineage)
+
+
+def _named(raw: _Raw, doc: YamlDoc, mapping: dict, where: str, what: str) -> Iterator[tuple[str, Any, int | None]]:
+    """(name, body, line) of each entry of a hosts or children mapping whose name is a
+    non-empty string; a Problem for each other one."""
+    for name, body in mapping.items():
+        line = doc.line_of(mapping, name)
+        if isinstance(name, str) and name:
+            yield name, body, line
+        else:
+            raw.problems.append(Problem(doc.path, _at(f"{where}.{label(name)}", line),
+                                        f"{what} must be a non-empty string"))
 
 
 def _known_key(raw: _Raw, key: Any, sourced: Sourced, where: str, owner: str | None) -> bool:
