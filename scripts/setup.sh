@@ -19,7 +19,7 @@ command -v apt-get >/dev/null || die "needs Debian or Ubuntu (apt-get not found)
 # without it every `podman run` on a network fails) + debootstrap (builds the lab image);
 # prometheus for the placement tests (its service is kept off, see below). The same names
 # exist on Debian 12 (podman 4.3) and 13 (podman 5.4).
-packages=(podman runc iptables debootstrap uidmap slirp4netns fuse-overlayfs prometheus
+packages=(podman runc iptables debootstrap uidmap slirp4netns fuse-overlayfs prometheus redis-server
           openssh-client python3-venv python3-pip git tar ca-certificates)
 optional=(netavark aardvark-dns)   # podman's network stack and its DNS (names between hosts)
 

@@ -210,6 +210,15 @@ class Host(_Strict):
     bbb: BbbServer | None = None
 
 
+class TenantLimits(_Strict):
+    """A tenant's own caps in place of its plan's (an event, a trial): each one optional,
+    bounded like the plan's. Read by the gateway, which enforces them."""
+
+    max_concurrent_users: Annotated[StrictInt, Field(gt=0, le=MAX_CONCURRENT_USERS)] | None = None
+    max_rooms: Annotated[StrictInt, Field(gt=0, le=MAX_ROOMS)] | None = None
+    max_meeting_minutes: Annotated[StrictInt, Field(gt=0, le=MAX_MEETING_MINUTES)] | None = None
+
+
 class Tenant(_Strict):
     """A member organisation and where its meetings run."""
 
@@ -224,6 +233,8 @@ class Tenant(_Strict):
     # each (the loader refuses a name two tenants claim).
     origin_server_names: Annotated[tuple[OriginServerName, ...], Field(max_length=MAX_ORIGIN_SERVER_NAMES)] = ()
     timezone: TimeZone | None = None
+    # caps that replace the plan's for this tenant only (fleet_tenants.NAME.limits)
+    limits: TenantLimits | None = None
 
 
 class PlacementPolicy(StrEnum):
@@ -272,6 +283,14 @@ class Fleet(_Strict):
 
     def tenants_on(self, server: str) -> list[Tenant]:
         return [t for t in self.tenants.values() if t.bbb_server == server]
+
+    def tenant_caps(self, tenant: Tenant) -> tuple[int, int, int]:
+        """(max_concurrent_users, max_rooms, max_meeting_minutes): the plan's, each replaced
+        by the tenant's own `limits` where it gives one."""
+        plan = self.plans[tenant.plan]
+        own = tenant.limits or TenantLimits()
+        return (own.max_concurrent_users or plan.max_concurrent_users, own.max_rooms or plan.max_rooms,
+                own.max_meeting_minutes or plan.max_meeting_minutes)
 
     def tenant_timezone(self, tenant: Tenant) -> str:
         return tenant.timezone or self.regions[tenant.region].timezone

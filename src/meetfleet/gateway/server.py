@@ -1,0 +1,393 @@
+"""The gateway's HTTP side: BBB's API per tenant at /t/TENANT/bigbluebutton/api/CALL.
+
+The tenant is named by the path and the call must be signed with that tenant's secret;
+anything else (another tenant's secret, a server's, no tenant) answers checksumError,
+as BBB would. Calls are re-signed for the BBB server where the meeting runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from urllib.parse import parse_qsl
+
+import httpx
+from aiohttp import web
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from meetfleet.bbb import BbbClient, BbbError
+from meetfleet.capacity.load import meeting_load
+from meetfleet.fleet import ServerState
+from meetfleet.gateway import protocol
+from meetfleet.gateway.config import GatewayConfig, ServerConfig, TenantConfig
+from meetfleet.gateway.metrics import GatewayMetrics
+from meetfleet.gateway.store import EXISTING, FULL, Store
+
+log = logging.getLogger("meetfleet.gateway")
+
+UPSTREAM_TIMEOUT = 5.0
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+POLL_INTERVAL = 15.0
+# BBB's defaults are 5 and 1 minutes; a room nobody uses frees its slot at least this soon.
+MAX_EXPIRE_IF_NO_USER_JOINED = 5
+MAX_EXPIRE_WHEN_LAST_USER_LEFT = 2
+XML = "text/xml;charset=utf-8"
+CALLS = ("create", "join", "end", "getMeetings", "getMeetingInfo", "isMeetingRunning")
+
+NOT_FOUND = protocol.failed("notFound", "We could not find a meeting with that meeting ID")
+
+
+def _int(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else -1
+
+
+class ServerHealth:
+    __slots__ = ("meetings", "spare", "up")
+
+    def __init__(self, capacity: int) -> None:
+        self.up = True  # until a poll or a call says otherwise
+        self.spare = float(capacity)
+        self.meetings: list[tuple[str, str, int]] = []  # (tenant, upstream meetingID, participants)
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig, store: Store, *, metrics: GatewayMetrics | None = None,
+                 timeout: float = UPSTREAM_TIMEOUT, poll_interval: float = POLL_INTERVAL):
+        self.config = config
+        self.store = store
+        self.metrics = metrics or GatewayMetrics()
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.client = BbbClient(timeout=timeout)
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False,
+                                      limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+                                      headers={"User-Agent": "meetfleet-gateway"})
+        self.health = {name: ServerHealth(s.capacity) for name, s in config.servers.items()}
+        self._poller: asyncio.Task | None = None
+
+    # --- life cycle --------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=1024 * 1024)
+        app.router.add_route("*", "/t/{tenant}/bigbluebutton/api", self.handle)
+        app.router.add_route("*", "/t/{tenant}/bigbluebutton/api/", self.handle)
+        app.router.add_route("*", "/t/{tenant}/bigbluebutton/api/{call}", self.handle)
+        app.router.add_route("*", "/bigbluebutton/api/{call}", self.no_tenant)
+        app.on_startup.append(self._start)
+        app.on_cleanup.append(self._stop)
+        return app
+
+    def metrics_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/metrics", self.serve_metrics)
+        return app
+
+    async def _start(self, _app: web.Application) -> None:
+        await self.poll()  # state rebuilt from the servers before the first call is answered
+        if self.poll_interval > 0:
+            self._poller = asyncio.create_task(self._poll_forever())
+
+    async def _stop(self, _app: web.Application) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+        await self.client.aclose()
+        await self.http.aclose()
+        await self.store.close()
+
+    async def _poll_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                await self.poll()
+            except Exception:  # a poll must never stop the next one
+                log.exception("poll failed")
+
+    async def poll(self) -> None:
+        """Every server's getMeetings: server health and spare load, each tenant's rooms and users."""
+        names = list(self.config.servers)
+        results = await asyncio.gather(*(self._poll_server(n) for n in names))
+        rooms: dict[str, dict[str, str]] = {t: {} for t in self.config.tenants}
+        users: dict[str, int] = dict.fromkeys(self.config.tenants, 0)
+        for name, ok in zip(names, results, strict=True):
+            if not ok:
+                log.warning("poll: %s did not answer; its last known meetings are kept", name)
+            for tenant, meeting_id, participants in self.health[name].meetings:
+                rooms[tenant][meeting_id] = name
+                users[tenant] += participants
+        for tenant in self.config.tenants:
+            await self.store.sync(tenant, rooms[tenant], users[tenant])
+            self.metrics.tenant_rooms.labels(tenant).set(await self.store.rooms(tenant))
+            self.metrics.tenant_users.labels(tenant).set(users[tenant])
+        self.metrics.polls.inc()
+
+    async def _poll_server(self, name: str) -> bool:
+        server, health = self.config.servers[name], self.health[name]
+        try:
+            meetings = await self.client.get_meetings(server.endpoint, timeout=self.timeout)
+        except BbbError as exc:
+            health.up = False
+            self.metrics.server_up.labels(name).set(0)
+            self.metrics.upstream_errors.labels(name, exc.kind.value).inc()
+            return False
+        health.up = True
+        self.metrics.server_up.labels(name).set(1)
+        load, kept = 0.0, []
+        for m in meetings:
+            load += meeting_load(participants=m.participants, voice=m.voice, listeners=m.listeners, video=m.video)
+            tenant = self.config.tenants.get(m.metadata.get("tenant", ""))
+            if tenant is not None and not m.is_breakout and m.meeting_id.startswith(tenant.prefix):
+                kept.append((tenant.name, m.meeting_id, m.participants))
+        health.spare = server.capacity - load
+        health.meetings = kept
+        return True
+
+    # --- HTTP ----------------------------------------------------------------------------
+
+    async def serve_metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.metrics.registry),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def no_tenant(self, _request: web.Request) -> web.Response:
+        # No tenant in the path: no secret to check against. BBB's answer to a bad checksum.
+        return web.Response(body=protocol.CHECKSUM_ERROR, content_type="text/xml", charset="utf-8")
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        call = request.match_info.get("call", "")
+        label = call if call in CALLS or call == "" else "other"
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            answer, outcome = await self._dispatch(request, call)
+        except Exception:
+            log.exception("%s: internal error", label or "version")
+            answer = protocol.failed("internalError", "The gateway could not handle the call.")
+        self.metrics.calls.labels(label or "version", outcome).inc()
+        self.metrics.latency.labels(label or "version").observe(time.perf_counter() - started)
+        if isinstance(answer, web.StreamResponse):
+            return answer
+        return web.Response(body=answer, headers={"Content-Type": XML})
+
+    async def _dispatch(self, request: web.Request, call: str) -> tuple[bytes | web.StreamResponse, str]:
+        if request.method not in ("GET", "POST", "HEAD"):
+            return protocol.failed("unsupportedRequest", "Use GET."), "failed"
+        tenant = self.config.tenants.get(request.match_info["tenant"])
+        if call == "":
+            return protocol.response("SUCCESS", protocol.leaves([("version", "2.0"), ("apiVersion", "2.0")])), "ok"
+        raw_query = request.rel_url.raw_query_string
+        # an unknown tenant answers as a wrong secret does: the path tells nobody who is a member
+        if tenant is None or not protocol.checksum_ok(call, raw_query, tenant.secret):
+            return protocol.CHECKSUM_ERROR, "checksum"
+        params = dict(parse_qsl(protocol.split_checksum(raw_query)[0], keep_blank_values=True))
+        handler = {"create": self.create, "join": self.join, "end": self.end, "getMeetings": self.get_meetings,
+                   "getMeetingInfo": self.get_meeting_info, "isMeetingRunning": self.is_meeting_running}.get(call)
+        if handler is None:
+            # recordings and the other calls are not routed yet: refused, never passed through unfiltered
+            return protocol.failed("unsupportedRequest", "This request is not supported by the gateway."), "failed"
+        return await handler(tenant, params)
+
+    # --- upstream ------------------------------------------------------------------------
+
+    async def _fetch(self, server: ServerConfig, call: str, params: dict[str, str]):
+        """The parsed answer of `server` (an Element), or None when it gives none (marked down)."""
+        url = server.endpoint.url(call, params)
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self.http.stream("GET", url) as answer:
+                    if answer.status_code != 200:
+                        raise _Upstream("http")
+                    chunks, size = [], 0
+                    async for chunk in answer.aiter_bytes():
+                        size += len(chunk)
+                        if size > MAX_ANSWER_BYTES:
+                            raise _Upstream("too_large")
+                        chunks.append(chunk)
+            root = fromstring(b"".join(chunks), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+            if root.tag != "response" or root.findtext("returncode") is None:
+                raise _Upstream("malformed")
+            if root.findtext("messageKey") == "checksumError":
+                raise _Upstream("checksum")  # our secret for it is wrong: the caller's call was fine
+            return root
+        except (TimeoutError, httpx.TimeoutException):
+            kind = "timeout"
+        except httpx.HTTPError:
+            kind = "connect"
+        except (DefusedXmlException, SyntaxError):  # ParseError is a SyntaxError
+            kind = "malformed"
+        except _Upstream as exc:
+            kind = exc.kind
+        self.metrics.upstream_errors.labels(server.name, kind).inc()
+        log.warning("%s: %s failed upstream (%s)", server.name, call, kind)
+        if kind in ("timeout", "connect"):
+            self.health[server.name].up = False
+            self.metrics.server_up.labels(server.name).set(0)
+        return None
+
+    def _answer(self, tenant: TenantConfig, root) -> bytes:
+        """An upstream answer as the tenant sees it: its own meetingIDs, without the prefix."""
+        for element in root.iter("meetingID"):
+            if element.text and element.text.startswith(tenant.prefix):
+                element.text = element.text[len(tenant.prefix):]
+        return _serialize(root)
+
+    def candidates(self, tenant: TenantConfig) -> list[ServerConfig]:
+        """Where a new meeting may go: the tenant's server when it is active and up, then the
+        region's other active servers that answer, most spare load units (last poll) first."""
+        servers = self.config.servers
+        home = servers.get(tenant.home or "")
+        first = [home] if home and home.state == ServerState.ACTIVE and self.health[home.name].up else []
+        others = [s for s in servers.values() if s.region == tenant.region and s is not home
+                  and s.state == ServerState.ACTIVE and self.health[s.name].up]
+        others.sort(key=lambda s: -self.health[s.name].spare)
+        return first + others
+
+    def _refuse(self, tenant: TenantConfig, cap: str, key: str, message: str) -> tuple[bytes, str]:
+        self.metrics.refusals.labels(tenant.name, cap).inc()
+        return protocol.failed(key, message), "refused"
+
+    # --- calls ---------------------------------------------------------------------------
+
+    async def create(self, tenant: TenantConfig, params: dict[str, str]) -> tuple[bytes, str]:
+        meeting_id = params.get("meetingID", "")
+        if not meeting_id:
+            return protocol.failed("missingParamMeetingID", "You must specify a meeting ID for the meeting."), "failed"
+        upstream_id = tenant.prefix + meeting_id
+        if len(upstream_id) > 256 or "," in meeting_id or len(meeting_id) < 2:
+            return protocol.failed("invalidMeetingIdentifier", f"Meeting ID must be 2 to "
+                                   f"{256 - len(tenant.prefix)} characters, without commas."), "failed"
+        forced = self._create_params(tenant, params, upstream_id)
+        if isinstance(forced, bytes):
+            return forced, "failed"
+        reserved = await self.store.reserve_room(tenant.name, upstream_id, tenant.max_rooms)
+        if reserved == FULL:
+            return self._refuse(tenant, "rooms", "maxRoomsReached",
+                                f"The plan's {tenant.max_rooms} rooms are in use; end one to start another.")
+        if reserved == EXISTING:
+            where = await self.store.where(upstream_id)
+            if where in self.config.servers:  # create is idempotent where the meeting runs
+                root = await self._fetch(self.config.servers[where], "create", forced)
+                if root is not None:
+                    return self._answer(tenant, root), "ok"
+                return protocol.failed("serverUnavailable", "The meeting's server does not answer."), "upstream"
+        for server in self.candidates(tenant):
+            root = await self._fetch(server, "create", forced)
+            if root is None:
+                continue  # down: the next server of the region
+            if root.findtext("returncode") == "SUCCESS":
+                await self.store.set_where(upstream_id, server.name)
+                return self._answer(tenant, root), "ok"
+            if reserved != EXISTING:
+                await self.store.release_room(tenant.name, upstream_id)
+            return self._answer(tenant, root), "failed"
+        if reserved != EXISTING:
+            await self.store.release_room(tenant.name, upstream_id)
+        return protocol.failed("serverUnavailable", "No server of the region can take the meeting now."), "upstream"
+
+    def _create_params(self, tenant: TenantConfig, params: dict[str, str], upstream_id: str) -> dict[str, str] | bytes:
+        out = {k: v for k, v in params.items() if k.lower() != "meta_tenant"}
+        out["meetingID"] = upstream_id
+        out["meta_tenant"] = tenant.name
+        numbers = {}
+        for key in ("duration", "maxParticipants", "meetingExpireIfNoUserJoinedInMinutes",
+                    "meetingExpireWhenLastUserLeftInMinutes"):
+            value = _int(params.get(key))
+            if value == -1:
+                return protocol.failed("invalidParameter", f"{key} must be a whole number of at most 9 digits.")
+            numbers[key] = value
+        duration = numbers["duration"]
+        out["duration"] = str(tenant.max_minutes if not duration else min(duration, tenant.max_minutes))
+        most = numbers["maxParticipants"]
+        out["maxParticipants"] = str(tenant.max_users if not most else min(most, tenant.max_users))
+        joined = numbers["meetingExpireIfNoUserJoinedInMinutes"]
+        out["meetingExpireIfNoUserJoinedInMinutes"] = str(min(joined or MAX_EXPIRE_IF_NO_USER_JOINED,
+                                                              MAX_EXPIRE_IF_NO_USER_JOINED))
+        left = numbers["meetingExpireWhenLastUserLeftInMinutes"]
+        out["meetingExpireWhenLastUserLeftInMinutes"] = str(min(left or MAX_EXPIRE_WHEN_LAST_USER_LEFT,
+                                                                MAX_EXPIRE_WHEN_LAST_USER_LEFT))
+        return out
+
+    async def _located(self, tenant: TenantConfig, params: dict[str, str]) -> tuple[str, ServerConfig | None]:
+        upstream_id = tenant.prefix + params.get("meetingID", "")
+        where = await self.store.where(upstream_id)
+        return upstream_id, self.config.servers.get(where or "")
+
+    async def join(self, tenant: TenantConfig, params: dict[str, str]) -> tuple[bytes | web.StreamResponse, str]:
+        if not params.get("fullName"):
+            return protocol.failed("missingParamFullName", "You must specify a name for the attendee who will be "
+                                                           "joining."), "failed"
+        upstream_id, server = await self._located(tenant, params)
+        if server is None:
+            return NOT_FOUND, "not_found"
+        if not await self.store.try_join(tenant.name, tenant.max_users):
+            return self._refuse(tenant, "users", "maxConcurrentUsersReached",
+                                f"The plan's {tenant.max_users} concurrent users are in meetings.")
+        # BBB's join sends the browser on; so does the gateway, to the server, re-signed
+        location = server.endpoint.url("join", {**params, "meetingID": upstream_id})
+        return web.Response(status=302, headers={"Location": location}), "ok"
+
+    async def end(self, tenant: TenantConfig, params: dict[str, str]) -> tuple[bytes, str]:
+        upstream_id, server = await self._located(tenant, params)
+        if server is None:
+            return NOT_FOUND, "not_found"
+        root = await self._fetch(server, "end", {**params, "meetingID": upstream_id})
+        if root is None:
+            return protocol.failed("serverUnavailable", "The meeting's server does not answer."), "upstream"
+        if root.findtext("returncode") == "SUCCESS" or root.findtext("messageKey") == "notFound":
+            await self.store.release_room(tenant.name, upstream_id)
+        return self._answer(tenant, root), "ok"
+
+    async def get_meeting_info(self, tenant: TenantConfig, params: dict[str, str]) -> tuple[bytes, str]:
+        upstream_id, server = await self._located(tenant, params)
+        if server is None:
+            return NOT_FOUND, "not_found"
+        root = await self._fetch(server, "getMeetingInfo", {**params, "meetingID": upstream_id})
+        if root is None:
+            return protocol.failed("serverUnavailable", "The meeting's server does not answer."), "upstream"
+        if root.findtext("returncode") == "SUCCESS" and root.findtext("metadata/tenant") != tenant.name:
+            return NOT_FOUND, "not_found"
+        return self._answer(tenant, root), "ok"
+
+    async def is_meeting_running(self, tenant: TenantConfig, params: dict[str, str]) -> tuple[bytes, str]:
+        upstream_id, server = await self._located(tenant, params)
+        root = None if server is None else await self._fetch(server, "isMeetingRunning",
+                                                              {**params, "meetingID": upstream_id})
+        if root is None:
+            return protocol.response("SUCCESS", protocol.leaves([("running", "false")])), "ok"
+        return self._answer(tenant, root), "ok"
+
+    async def get_meetings(self, tenant: TenantConfig, _params: dict[str, str]) -> tuple[bytes, str]:
+        servers = [s for s in self.config.servers.values() if s.region == tenant.region or s.name == tenant.home]
+        roots = await asyncio.gather(*(self._fetch(s, "getMeetings", {}) for s in servers))
+        mine = []
+        for root in roots:
+            if root is None:
+                continue
+            for meeting in root.iterfind("meetings/meeting"):
+                if (meeting.findtext("metadata/tenant") == tenant.name
+                        and (meeting.findtext("meetingID") or "").startswith(tenant.prefix)):
+                    mine.append(meeting)
+        if not mine:
+            body = protocol.leaves([("meetings", ""), ("messageKey", "noMeetings"),
+                                    ("message", "no meetings were found on this server")])
+            return protocol.response("SUCCESS", body), "ok"
+        for meeting in mine:
+            element = meeting.find("meetingID")
+            element.text = element.text[len(tenant.prefix):]
+        inner = b"".join(_serialize(m) for m in mine)
+        return b"<response><returncode>SUCCESS</returncode><meetings>" + inner + b"</meetings></response>", "ok"
+
+
+class _Upstream(Exception):
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+def _serialize(element) -> bytes:
+    from xml.etree.ElementTree import tostring
+
+    return tostring(element, encoding="utf-8", xml_declaration=False)
