@@ -303,6 +303,37 @@ def load_web_config(path: Path | None) -> WebConfig:
     return config
 
 
+MAX_SHARDS = 1000
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """'I/N' (the I-th of N shards, from 0) to (I, N)."""
+    index, sep, count = value.partition("/")
+    if not (sep and index.isascii() and index.isdigit() and count.isascii() and count.isdigit()):
+        raise ConfigError(f"--shard: {value[:40]!r} is not I/N (e.g. 0/2, the first of two shards)")
+    i, n = int(index), int(count)
+    if not 1 <= n <= MAX_SHARDS:
+        raise ConfigError(f"--shard: {value!r}: N must be from 1 to {MAX_SHARDS}")
+    if i >= n:
+        raise ConfigError(f"--shard: {value!r}: I must be from 0 to {n - 1} (shards count from 0)")
+    return i, n
+
+
+def shard_of(name: str, count: int) -> int:
+    """The shard a server (or tenant) name belongs to: sha256 of the name, its first 8 bytes
+    as a big-endian number, modulo the number of shards. The same on every host and release."""
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big") % count
+
+
+def shard_fleet(fleet: Fleet, targets: list[Target], index: int, count: int) -> tuple[list[Target], list[str]]:
+    """The servers and the tenants shard `index` of `count` reports: each server in exactly
+    one shard; each tenant in the shard of its assigned server (of its own name without one)."""
+    mine = [t for t in targets if shard_of(t.name, count) == index]
+    tenants = [name for name, tenant in fleet.tenants.items()
+               if shard_of(tenant.bbb_server or name, count) == index]
+    return mine, sorted(tenants)
+
+
 def parse_listen(value: str) -> tuple[str, int]:
     """'HOST:PORT' (HOST may be [v6]) to (host, port)."""
     host, sep, port = value.rpartition(":")

@@ -19,7 +19,7 @@ from meetfleet.capacity.metric_names import SERVER_UP
 from meetfleet.fleet import ServerState
 
 if TYPE_CHECKING:
-    from capacity_exporter.poller import ExporterState
+    from capacity_exporter.poller import StateView
 
 SERVER_LABELS = ["server", "region"]
 TENANT_LABELS = ["tenant", "plan", "region", "server"]
@@ -45,7 +45,7 @@ def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
 
 
 class StateCollector(Collector):
-    def __init__(self, state: ExporterState):
+    def __init__(self, state: StateView):
         self.state = state
 
     def collect(self):
@@ -54,7 +54,7 @@ class StateCollector(Collector):
         yield from self._tenants(state)
         yield from self._exporter(state)
 
-    def _servers(self, state: ExporterState):
+    def _servers(self, state: StateView):
         up = _gauge(SERVER_UP, "1 if the last poll of the server's BBB API succeeded", SERVER_LABELS)
         usage = {key: _gauge(f"meetfleet_server_{key}", doc, SERVER_LABELS) for key, (doc, _) in SERVER_USAGE.items()}
         capacity = _gauge("meetfleet_server_capacity_load_units", "Capacity in load units (inventory)",
@@ -87,7 +87,7 @@ class StateCollector(Collector):
         yield from usage.values()
         yield from (capacity, spare, server_state, duration, last_ok)
 
-    def _tenants(self, state: ExporterState):
+    def _tenants(self, state: StateView):
         totals = state.tenant_usage()
         gauges = {key: _gauge(f"meetfleet_tenant_{key}", doc, TENANT_LABELS) for key, (doc, _) in TENANT_USAGE.items()}
         users = _gauge("meetfleet_tenant_plan_max_concurrent_users", "The plan's most concurrent users", TENANT_LABELS)
@@ -97,7 +97,8 @@ class StateCollector(Collector):
         # Seconds, Prometheus's base unit (promtool check metrics); the inventory says minutes.
         longest_allowed = _gauge("meetfleet_tenant_plan_max_meeting_seconds", "The plan's longest meeting, in seconds",
                                  TENANT_LABELS)
-        for name, tenant in sorted(state.fleet.tenants.items()):
+        for name in state.tenants:
+            tenant = state.fleet.tenants[name]
             labels = [name, tenant.plan, tenant.region, tenant.bbb_server or ""]
             for key, (_doc, attr) in TENANT_USAGE.items():
                 gauges[key].add_metric(labels, getattr(totals[name], attr))
@@ -109,7 +110,7 @@ class StateCollector(Collector):
         yield from gauges.values()
         yield from (longest, users, rooms, longest_allowed)
 
-    def _exporter(self, state: ExporterState):
+    def _exporter(self, state: StateView):
         errors = CounterMetricFamily("meetfleet_exporter_errors", "Failed polls by server and kind",
                                      labels=["server", "kind"])
         polls = CounterMetricFamily("meetfleet_exporter_polls", "Polls by server", labels=["server"])
@@ -123,7 +124,7 @@ class StateCollector(Collector):
         yield polls
 
 
-def render(state: ExporterState) -> bytes:
+def render(state: StateView) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StateCollector(state))
     return generate_latest(registry)

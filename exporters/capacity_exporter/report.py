@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from capacity_exporter.poller import ExporterState
+from capacity_exporter.poller import ExporterState, StateView
 
 
-def snapshot(state: ExporterState) -> dict[str, Any]:
+def snapshot(state: ExporterState | StateView) -> dict[str, Any]:
+    if isinstance(state, ExporterState):
+        state = state.view()
     servers: dict[str, Any] = {}
     for target in state.targets:
         entry: dict[str, Any] = {

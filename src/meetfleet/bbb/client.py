@@ -1,12 +1,17 @@
-"""Async BBB API client: checksummed GETs, a deadline on every call, streamed parsing.
+"""Async BBB API client: checksummed GETs, a deadline that measures the server, bounded answers.
 
 One `BbbClient` (one httpx connection pool) serves every server; each call names its
-`BbbEndpoint`. Errors are `BbbError` with a kind, never carrying the URL or the secret.
+`BbbEndpoint`. At most `max_connections` calls are under way at once; a call waiting for
+its turn is not on the clock. The deadline (`timeout`) covers what the server does:
+connecting, the wait for the first byte, every stall between chunks, the whole answer
+received. Parsing comes after the clock stops, so how busy this process is does not
+make a server late. Errors are `BbbError` with a kind, never carrying the URL or the secret.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Self
@@ -16,7 +21,7 @@ import httpx
 from meetfleet.bbb.checksum import ALGORITHMS, sign_query
 from meetfleet.bbb.errors import BbbError, ErrorKind
 from meetfleet.bbb.models import CallResult, Meeting
-from meetfleet.bbb.parsing import DEFAULT_MAX_BYTES, ResponseParser, check_returncode, meeting_from_fields
+from meetfleet.bbb.parsing import DEFAULT_MAX_BYTES, check_returncode, meeting_from_fields, parse_response
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -38,6 +43,14 @@ class BbbEndpoint:
         return f"{self.api_url.rstrip('/')}/{call}?{query}"
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A call's raw answer (HTTP 200, at most the client's byte cap), not yet parsed."""
+
+    body: bytes
+    seconds: float  # from connecting (or sending, on a kept-alive connection) to the last byte
+
+
 class BbbClient:
     """Calls BBB servers. Use as `async with BbbClient() as client:`."""
 
@@ -52,8 +65,11 @@ class BbbClient:
     ):
         self.timeout = timeout
         self.max_bytes = max_bytes
+        # Calls take turns here rather than in httpx's pool, whose wait would count
+        # against the call's timeout (at 200 servers, half the fleet "timed out" queueing).
+        self._turns = asyncio.Semaphore(max_connections)
         self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(timeout, pool=None),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             verify=verify,
             transport=transport,
@@ -70,31 +86,50 @@ class BbbClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def fetch(self, endpoint: BbbEndpoint, call: str, params: Mapping[str, str] | None = None,
+                    *, timeout: float | None = None) -> Answer:
+        """One API call's raw answer; raises BbbError (with `seconds` on the clock) if there is none."""
+        deadline = self.timeout if timeout is None else timeout
+        url = endpoint.url(call, params)
+        async with self._turns:
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout(deadline):
+                    body = await self._receive(url, deadline)
+            except TimeoutError:
+                error = BbbError(ErrorKind.TIMEOUT, f"{call}: no complete answer within {deadline:g} s")
+            except httpx.TimeoutException:
+                error = BbbError(ErrorKind.TIMEOUT, f"{call}: timed out after {deadline:g} s")
+            except httpx.HTTPError as exc:
+                # Only the exception type and its short reason: str(exc) of some httpx errors holds the URL.
+                error = BbbError(ErrorKind.CONNECT, f"{call}: {type(exc).__name__}")
+            except BbbError as exc:
+                error = exc
+            else:
+                return Answer(body, time.perf_counter() - started)
+        error.seconds = time.perf_counter() - started
+        raise error
+
     async def call(self, endpoint: BbbEndpoint, call: str, params: Mapping[str, str] | None = None,
                    *, timeout: float | None = None) -> CallResult:
         """One API call; raises BbbError unless the answer is a SUCCESS response."""
-        deadline = self.timeout if timeout is None else timeout
-        url = endpoint.url(call, params)
-        try:
-            async with asyncio.timeout(deadline):
-                return check_returncode(await self._fetch(url, deadline))
-        except TimeoutError:
-            raise BbbError(ErrorKind.TIMEOUT, f"{call}: no complete answer within {deadline:g} s") from None
-        except httpx.TimeoutException:
-            raise BbbError(ErrorKind.TIMEOUT, f"{call}: timed out after {deadline:g} s") from None
-        except httpx.HTTPError as exc:
-            # Only the exception type and its short reason: str(exc) of some httpx errors holds the URL.
-            reason = type(exc).__name__
-            raise BbbError(ErrorKind.CONNECT, f"{call}: {reason}") from None
+        answer = await self.fetch(endpoint, call, params, timeout=timeout)
+        return check_returncode(parse_response(answer.body, self.max_bytes))
 
-    async def _fetch(self, url: str, deadline: float) -> CallResult:
-        parser = ResponseParser(self.max_bytes)
+    async def _receive(self, url: str, deadline: float) -> bytes:
         async with self._http.stream("GET", url, timeout=deadline) as response:
             if response.status_code != 200:
                 raise BbbError(ErrorKind.HTTP, f"HTTP {response.status_code}")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise BbbError(ErrorKind.TOO_LARGE, f"answer of {int(declared)} bytes exceeds {self.max_bytes}")
+            chunks, received = [], 0
             async for chunk in response.aiter_bytes():
-                parser.feed(chunk)
-        return parser.close()
+                received += len(chunk)
+                if received > self.max_bytes:
+                    raise BbbError(ErrorKind.TOO_LARGE, f"answer exceeds {self.max_bytes} bytes")
+                chunks.append(chunk)
+        return b"".join(chunks)
 
     async def get_meetings(self, endpoint: BbbEndpoint, *, timeout: float | None = None) -> list[Meeting]:
         """Every meeting on the server (an empty list for noMeetings)."""

@@ -21,5 +21,17 @@ class BbbError(Exception):
 
     def __init__(self, kind: ErrorKind, message: str, message_key: str | None = None):
         self.kind = kind
+        self.message = message
         self.message_key = message_key
+        self.seconds: float | None = None  # how long the call was on the clock, when it was
         super().__init__(f"{kind.value}: {message}")
+
+    def __reduce__(self):
+        # Rebuilt from its parts when it comes back from a parsing worker process.
+        return _rebuild, (self.kind, self.message, self.message_key, self.seconds)
+
+
+def _rebuild(kind: ErrorKind, message: str, message_key: str | None, seconds: float | None) -> BbbError:
+    error = BbbError(kind, message, message_key)
+    error.seconds = seconds
+    return error
