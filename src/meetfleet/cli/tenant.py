@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import click
@@ -21,8 +22,8 @@ from meetfleet.cli.output import (
 from meetfleet.cli.placement import check_placement_input, decide_or_exit, decision_json
 from meetfleet.cli.placement import explain as explain_placement
 from meetfleet.fleet import Fleet, Tenant
-from meetfleet.fleet.model import Name
-from meetfleet.fleet.writer import edit_inventory
+from meetfleet.fleet.model import Gateway, Name
+from meetfleet.fleet.writer import InventoryEdit, edit_inventory
 from meetfleet.placement import PlacementSettings
 from meetfleet.placement.move import check_forced_move, check_move, state_refusal
 
@@ -73,6 +74,9 @@ def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: s
         # The whole record, still unplaced, must validate before any capacity source is asked:
         # a bad --greenlight is bad input, not something to find after placing.
         edit.check_tenant(name, fields)
+        # Its gateway secret goes into the vault now, before any capacity source is asked:
+        # a vault that cannot be written is found without placing anything.
+        gateway = gateway_secret(edit, name) if fleet.gateway else None
         decision, observations = decide_or_exit(fleet, plan, region, observe, settings, as_json=as_json,
                                                 explain_it=explain, what=f"tenant {name} ({plan})",
                                                 json_on_success=False, timezone=timezone)
@@ -80,10 +84,23 @@ def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: s
                   **{key: value for key, value in fields.items() if key not in ("plan", "region")}}
         edit.set_tenant(name, fields, create=True)
     if as_json:
-        print_json({"tenant": name, "recorded": True, **fields,
+        print_json({"tenant": name, "recorded": True, **fields, "gateway": gateway,
                     "placement": decision_json(decision, observations)})
-    else:
-        say(emphasis("recorded tenant ", (name, "bold"), f" on {decision.chosen} in {inventory_dir}"))
+        return
+    say(emphasis("recorded tenant ", (name, "bold"), f" on {decision.chosen} in {inventory_dir}"))
+    if gateway:
+        # What the member's Greenlight needs; the secret itself never on a terminal.
+        say(f"its Greenlight: BIGBLUEBUTTON_ENDPOINT={gateway['endpoint']}\n"
+            f"  BIGBLUEBUTTON_SECRET: the vault variable {gateway['secret_variable']} in {gateway['secret_file']} "
+            f"(ansible-vault view, or the gateway and Greenlight roles render it)")
+
+
+def gateway_secret(edit: InventoryEdit, name: str) -> dict[str, str]:
+    """Stage the tenant's new gateway secret into the vault; what its front end is told."""
+    assert edit.fleet.gateway is not None
+    variable = Gateway.secret_variable(name)
+    path = edit.add_secret(variable, secrets.token_hex(32))
+    return {"endpoint": edit.fleet.gateway.endpoint(name), "secret_variable": variable, "secret_file": str(path)}
 
 
 @tenant.command()

@@ -47,6 +47,7 @@ from meetfleet.fleet.model import (
     BbbServer,
     CapacitySource,
     Fleet,
+    Gateway,
     HcloudSource,
     Host,
     PlacementPolicy,
@@ -758,11 +759,12 @@ def _build(raw: _Raw) -> Fleet | None:
                     "that front end can belong to one tenant only"))
 
     capacity_source = _fleet_setting(raw, "fleet_capacity_source", CapacitySource)
+    gateway = _fleet_setting(raw, "fleet_gateway", Gateway)
     policy = _fleet_policy(raw)
     if raw.problems:
         return None
     return Fleet(regions=regions, plans=plans, hosts=hosts, tenants=tenants,
-                 capacity_source=capacity_source, placement_policy=policy)
+                 capacity_source=capacity_source, placement_policy=policy, gateway=gateway)
 
 
 def _fleet_setting(raw: _Raw, key: str, model: type[BaseModel]) -> Any:

@@ -54,7 +54,7 @@ HOST_KEYS: dict[str, str] = {
 }
 # Fleet-wide keys: each defined once, in group_vars/all/.
 FLEET_KEYS: tuple[str, ...] = ("fleet_regions", "fleet_plans", "fleet_tenants", "fleet_capacity_source",
-                               "fleet_placement_policy")
+                               "fleet_placement_policy", "fleet_gateway")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _NAME_PATTERN = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"
@@ -267,6 +267,24 @@ class CapacitySource(_Strict):
                        AfterValidator(_single_line)] | None = None
 
 
+class Gateway(_Strict):
+    """The BBB API gateway members' front ends call (fleet_gateway; docs/gateway.md).
+
+    `url`: its public base URL; a tenant's endpoint is URL/t/TENANT/bigbluebutton/api/.
+    Each tenant's secret is the vault variable `vault_gateway_secret_<tenant, - as _>`,
+    made by `meetfleet tenant add`."""
+
+    url: Annotated[StrictStr, StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s]*)?$", max_length=MAX_URL),
+                   AfterValidator(check_http_url)]
+
+    def endpoint(self, tenant: str) -> str:
+        return f"{self.url.rstrip('/')}/t/{tenant}/bigbluebutton/api/"
+
+    @staticmethod
+    def secret_variable(tenant: str) -> str:
+        return "vault_gateway_secret_" + tenant.replace("-", "_").replace(".", "_")
+
+
 class Fleet(_Strict):
     """The whole validated inventory."""
 
@@ -276,6 +294,7 @@ class Fleet(_Strict):
     tenants: dict[str, Tenant]
     capacity_source: CapacitySource | None = None
     placement_policy: PlacementPolicy = PlacementPolicy.MOST_SPARE
+    gateway: Gateway | None = None
 
     @property
     def bbb_servers(self) -> dict[str, Host]:

@@ -121,3 +121,14 @@ def _finish(path: Path, variable: str, value: Any, decrypt: Any) -> str:
     if not value:
         raise _error(path, variable, "is empty")
     return value
+
+
+def decrypt_file(path: Path, text: str, variable: str) -> str:
+    """A vault-encrypted file's plain text, to edit it (InventoryError when it cannot be)."""
+    return _decrypt(path, variable, text, _vault(path, variable))
+
+
+def encrypt_file(path: Path, plain: str, variable: str) -> str:
+    """`plain` encrypted with the same vault password, as ansible-vault writes a file."""
+    lib, _ = _vault(path, variable)
+    return lib.encrypt(plain.encode("utf-8")).decode("ascii")

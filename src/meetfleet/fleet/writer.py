@@ -34,7 +34,7 @@ from meetfleet.fleet.errors import InventoryError, Problem
 from meetfleet.fleet.loader import Inventory, open_inventory
 from meetfleet.fleet.lock import inventory_lock
 from meetfleet.fleet.model import Fleet
-from meetfleet.fleet.yamlio import YamlDoc
+from meetfleet.fleet.yamlio import VAULT_HEADER, YamlDoc
 
 NEW_FILE_MODE = 0o644
 
@@ -251,6 +251,44 @@ class InventoryEdit:
                 tenants[name][key] = value
 
         self.edit(path, mutate)
+
+    def add_secret(self, variable: str, value: str) -> Path:
+        """Stage a new secret `variable` into the inventory's vault file, kept encrypted when it
+        is (the vault password from ANSIBLE_VAULT_PASSWORD_FILE). Returns the file.
+
+        Refused (InventoryWriteError, nothing staged) when the variable exists, or when there
+        is no vault file: a new plain one would put a secret in git."""
+        from meetfleet.fleet.vault import decrypt_file, encrypt_file
+
+        path = self.vault_file()
+        if path is None:
+            raise InventoryWriteError(f"add the secret {variable}", [Problem(
+                self.directory / "group_vars" / "all" / "vault.yml", "(file)",
+                "there is no vault file to keep the secret in: create it with `ansible-vault create`")])
+        read = self.inventory.files.text(path) if path not in self.staged else (self.staged[path], 0)
+        if isinstance(read, Problem):
+            raise InventoryWriteError(f"add the secret {variable}", [read])
+        text = read[0]
+        encrypted = text.lstrip().startswith(VAULT_HEADER)
+        plain = decrypt_file(path, text, variable) if encrypted else text
+
+        def mutate(data: CommentedMap) -> None:
+            if variable in data:
+                raise InventoryWriteError(f"add the secret {variable}", [
+                    Problem(path, variable, "already exists; remove it first to make a new one")])
+            data[variable] = value
+
+        new_plain = _render(path, plain, mutate)
+        self.staged[path] = encrypt_file(path, new_plain, variable) + "\n" if encrypted else new_plain
+        return path
+
+    def vault_file(self) -> Path | None:
+        """group_vars/all/vault.yml (or .yaml), where the inventories keep their secrets."""
+        for name in ("vault.yml", "vault.yaml"):
+            path = self.directory / "group_vars" / "all" / name
+            if path in self.staged or self.inventory.files.exists(path):
+                return path
+        return None
 
     def check_tenant(self, name: str, fields: dict[str, Any]) -> Fleet:
         """Would adding tenant `name` with `fields` validate? InventoryWriteError if not. Stages nothing."""
