@@ -103,7 +103,9 @@ def _day_shape(habit: str) -> list[float]:
     hours = {"office": [(8, .3), (9, .7), (10, 1), (11, .9), (12, .4), (13, .6), (14, .9), (15, .8), (16, .5),
                         (17, .2)],
              "evening": [(17, .2), (18, .6), (19, 1), (20, .9), (21, .4)],
-             "school": [(8, .8), (9, 1), (10, .9), (11, .8), (12, .3), (13, .5)]}[habit]
+             "school": [(8, .8), (9, 1), (10, .9), (11, .8), (12, .3), (13, .5)],
+             # hospitals, care homes, call centres: the night around midnight, local time
+             "night": [(0, .9), (1, .8), (2, .7), (3, .5), (4, .4), (5, .6), (22, .6), (23, 1)]}[habit]
     per_hour = 60 // SLOT_MINUTES
     for hour, level in hours:
         for k in range(per_hour):
@@ -120,16 +122,37 @@ class TraceTenant:
     base: list[float]  # load units per slot of a normal week, UTC
     week_factor: list[float]  # per week of the year
     peak_users: float
-    timezone: str
+    timezone: str  # where it really is
+    declared: str = ""  # the time zone the inventory records for it (wrong in the "wrong time zones" trace)
+
+    def __post_init__(self) -> None:
+        self.declared = self.declared or self.timezone
 
     def week(self, w: int) -> list[float]:
         f = self.week_factor[w]
         return [x * f for x in self.base]
 
 
-def make_trace(seed: int) -> list[TraceTenant]:
+# Traces that break what the policy assumes. Each draws its perturbation from a random
+# stream of its own, so the tenants, plans, habits and arrivals are those of the trace as
+# assumed (same seed) and only the named aspect differs.
+VARIANTS = {
+    "as assumed": "the trace above: the load formula, at most 90 % of the cap, waking hours, stationary",
+    "noise per user": "each tenant's load per user 0.75-1.35 x the formula, and +/- 15 % per slot",
+    "above the cap": "use up to 115 % of the plan's cap (0.2-1.15 instead of 0.2-0.9)",
+    "night shift": "15 % of tenants work nights (22:00-06:00 local, weekends too)",
+    "growth": "each tenant's use grows over the year after it joins, by 0-100 % a year",
+    "wrong time zones": "30 % of tenants are recorded in the inventory with another zone of their region",
+}
+ABOVE_CAP_RANGE = (0.2, 1.15)
+
+
+def make_trace(seed: int, variant: str = "as assumed") -> list[TraceTenant]:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown trace variant {variant!r} (known: {', '.join(VARIANTS)})")
     rng = random.Random(seed)
-    load_of = [users_to_load(u) for u in range(0, 700)]
+    perturb = random.Random(f"{seed}/{variant}")
+    load_of = [users_to_load(u) for u in range(0, 800)]
     tenants = []
     for region, (zones, office_offset, count) in REGIONS.items():
         for i in range(count):
@@ -137,6 +160,10 @@ def make_trace(seed: int) -> list[TraceTenant]:
             offset = _pick(rng, zones)
             habit = _pick(rng, HABITS)
             usage = rng.uniform(*USAGE_RANGE)
+            if variant == "above the cap":  # the same order of tenants, stretched to 115 %
+                low, high = USAGE_RANGE
+                usage = ABOVE_CAP_RANGE[0] + (usage - low) * (ABOVE_CAP_RANGE[1] - ABOVE_CAP_RANGE[0]) / (high - low)
+            night = variant == "night shift" and perturb.random() < 0.15
             peak_users = PLANS[plan].max_concurrent_users * usage
             big_day = rng.randrange(5)
             day_level = [1.0 if d == big_day else rng.uniform(0.3, 0.7) for d in range(5)] + \
@@ -144,17 +171,29 @@ def make_trace(seed: int) -> list[TraceTenant]:
             if habit == "evening":
                 day_level[5] = rng.uniform(0.2, 0.5)  # associations also meet on Saturdays
             shape = _day_shape(habit)
+            if night:
+                shape = _day_shape("night")
+                day_level[5], day_level[6] = perturb.uniform(0.5, 0.9), perturb.uniform(0.5, 0.9)
             local = [round(peak_users * day_level[d] * shape[s]) for d in range(7) for s in range(SLOTS_PER_DAY)]
             shift = round(-offset * 60 / SLOT_MINUTES)  # local -> UTC
             base = [float(load_of[local[(k - shift) % SLOTS_PER_WEEK]]) if local[(k - shift) % SLOTS_PER_WEEK]
                     else 0.0 for k in range(SLOTS_PER_WEEK)]
+            if variant == "noise per user":
+                per_user = perturb.uniform(0.75, 1.35)
+                base = [x * per_user * perturb.uniform(0.85, 1.15) for x in base]
             week_factor = [(1 / 3 if w in HOLIDAY_WEEKS else 1.0) * rng.uniform(0.8, 1.1) for w in range(WEEKS)]
             # Joins on a weekday in the operator's office hours, spread over the year.
             week = min(int(i * WEEKS / count + rng.random() * WEEKS / count), WEEKS - 1)
             hour = rng.uniform(9, 17) - office_offset
             slot = week * SLOTS_PER_WEEK + rng.randrange(5) * SLOTS_PER_DAY + round(hour * 60 / SLOT_MINUTES)
+            if variant == "growth":
+                rate = perturb.uniform(0.0, 1.0)
+                week_factor = [f * (1 + rate * max(w - week, 0) / WEEKS) for w, f in enumerate(week_factor)]
+            declared = TIMEZONES[offset]
+            if variant == "wrong time zones" and perturb.random() < 0.3:
+                declared = TIMEZONES[perturb.choice([z for z, _ in zones if z != offset])]
             tenants.append(TraceTenant(f"{region}-t{i:03d}", region, plan, slot, base, week_factor, peak_users,
-                                       TIMEZONES[offset]))
+                                       TIMEZONES[offset], declared))
     tenants.sort(key=lambda t: (t.arrival_slot, t.name))
     return tenants
 
@@ -223,6 +262,14 @@ def least_load(tenant: TraceTenant, servers: list[SimServer], slot: int) -> SimS
     return min(servers, key=lambda s: (s.load_at(slot - 1) / s.capacity, s.name))
 
 
+def least_peak(tenant: TraceTenant, servers: list[SimServer], slot: int) -> SimServer:
+    """History-aware: the least peak load over the window (28 days) per unit of capacity.
+
+    What an operator does by hand with a Grafana panel of last month's peaks: no hours of
+    the week, no plans, no recent tenants."""
+    return min(servers, key=lambda s: (max(s.profile_before(slot, WINDOW_SLOTS)) / s.capacity, s.name))
+
+
 LOAD_PER_USER = users_to_load(100) / 100
 
 
@@ -255,7 +302,7 @@ class Ours:
                                  bbb=BbbServer(capacity=s.capacity, api_url=f"https://{s.name}/bigbluebutton/api"))
             for t in s.tenants:
                 tenants[t.name] = Tenant(name=t.name, plan=t.plan, region=t.region, bbb_server=s.name,
-                                         timezone=t.timezone)
+                                         timezone=t.declared)
                 age = min(slot - s.placed_at[t.name], self.window_slots)
                 seconds = age * SLOT_SECONDS
                 # Only recent tenants' own week matters; the others are in their server's peaks.
@@ -271,7 +318,7 @@ class Ours:
                                                      profile=profile)
         observed = Observations(self.window_slots * SLOT_SECONDS, servers_seen, tenant_obs,
                                 at=JANUARY_MONDAY + (slot % SLOTS_PER_WEEK) * SLOT_SECONDS)
-        decision = place(fleet, observed, tenant.plan, tenant.region, self.settings, timezone=tenant.timezone)
+        decision = place(fleet, observed, tenant.plan, tenant.region, self.settings, timezone=tenant.declared)
         by_name = {s.name: s for s in servers}
         if decision.chosen:
             return by_name[decision.chosen]
@@ -359,7 +406,9 @@ OURS: dict[str, Callable[[], Ours]] = {
 }
 POLICIES: dict[str, Callable[[], Policy]] = {
     **OURS, "round-robin": RoundRobin, "least-load": lambda: least_load, "b3lb-like": lambda: b3lb_like,
+    "least-peak": lambda: least_peak,
 }
+BASELINES = tuple(name for name in POLICIES if name not in OURS)
 
 
 def fixed_fleet_size(trace: list[TraceTenant], region: str) -> int:
@@ -429,6 +478,92 @@ def run(seed: int) -> dict:
     return report
 
 
+# --- wins, losses and ties over many seeds ------------------------------------------------
+
+# Seeds for the report: none of them was ever used to tune the policy (tuning used 1-30,
+# 42 and 101, docs/placement.md). The test uses a handful of others (tests/placement/test_simulation.py).
+REPORT_SEEDS = range(1000, 1100)
+
+
+def overloads_of(seed: int, variant: str, fleet: str = "tight", regions: tuple[str, ...] = tuple(REGIONS),
+                 policies: tuple[str, ...] = tuple(POLICIES)) -> dict[str, int]:
+    """Server-minutes over capacity of each policy on one seed's trace, summed over `regions`."""
+    trace = make_trace(seed, variant)
+    # The fleet is sized from the trace as assumed, so a perturbation does not also resize it.
+    sizing = make_trace(seed) if variant != "as assumed" else trace
+    sizes = {r: max(1, int(fixed_fleet_size(sizing, r) * FLEETS[fleet])) for r in regions}
+    return {name: sum(replay(trace, r, POLICIES[name](), sizes[r]).overload_minutes for r in regions)
+            for name in policies}
+
+
+def _one(job: tuple[int, str, str, tuple[str, ...]]) -> tuple[int, str, dict[str, int]]:
+    seed, variant, fleet, regions = job
+    return seed, variant, overloads_of(seed, variant, fleet, regions)
+
+
+def collect(seeds, variants=tuple(VARIANTS), fleet: str = "tight", regions: tuple[str, ...] = tuple(REGIONS),
+            workers: int = 1) -> dict[str, dict[int, dict[str, int]]]:
+    """{variant: {seed: {policy: overload minutes}}}, the same whatever `workers`."""
+    jobs = [(seed, variant, fleet, regions) for variant in variants for seed in seeds]
+    if workers > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            done = pool.map(_one, jobs, chunksize=1)
+    else:
+        done = [_one(job) for job in jobs]
+    out: dict[str, dict[int, dict[str, int]]] = {v: {} for v in variants}
+    for seed, variant, figures in done:
+        out[variant][seed] = figures
+    return out
+
+
+def tally(per_seed: dict[int, dict[str, int]], ours: str, other: str) -> dict[str, int]:
+    """Seeds on which `ours` had fewer (win), more (loss) or as many (tie) minutes over capacity."""
+    result = {"wins": 0, "losses": 0, "ties": 0}
+    for figures in per_seed.values():
+        a, b = figures[ours], figures[other]
+        result["wins" if a < b else "losses" if a > b else "ties"] += 1
+    return result
+
+
+def summary(collected: dict[str, dict[int, dict[str, int]]]) -> dict:
+    out = {}
+    for variant, per_seed in collected.items():
+        policies = list(next(iter(per_seed.values())))
+        out[variant] = {
+            "seeds": len(per_seed),
+            "total_minutes": {p: sum(f[p] for f in per_seed.values()) for p in policies},
+            "seeds_with_overload": {p: sum(1 for f in per_seed.values() if f[p] > 0) for p in policies},
+            "against": {ours: {other: tally(per_seed, ours, other) for other in policies if other != ours}
+                        for ours in OURS if ours in policies},
+        }
+    return out
+
+
+def markdown(report: dict, seeds, fleet: str) -> str:
+    seeds = list(seeds)
+    lines = [f"Seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}), the {fleet} fleet "
+             f"({FLEETS[fleet]:.0%} of the neutral size, sized on the trace as assumed), both regions; "
+             "server-minutes over capacity during the year. W / L / T: seeds on which the policy of the row had "
+             "fewer / more / as many minutes over capacity as the column's.", ""]
+    for variant, row in report.items():
+        policies = list(row["total_minutes"])
+        lines.append(f"**{variant}**: {VARIANTS[variant]}")
+        lines.append("")
+        lines.append("| | " + " | ".join(p for p in policies) + " |")
+        lines.append("|---|" + "---:|" * len(policies))
+        lines.append("| minutes over capacity, all seeds | " +
+                     " | ".join(f"{row['total_minutes'][p]:,}" for p in policies) + " |")
+        lines.append("| seeds with any | " + " | ".join(str(row["seeds_with_overload"][p]) for p in policies) + " |")
+        for ours, against in row["against"].items():
+            cells = [f"{t['wins']} / {t['losses']} / {t['ties']}" if p in against else "" for p, t in
+                     ((p, against.get(p)) for p in policies)]
+            lines.append(f"| {ours} W / L / T | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def _needed(row: dict) -> str:
     sizes = row["servers_needed"].values()
     return "> 4x neutral" if None in sizes else str(sum(sizes))
@@ -438,7 +573,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--report", action="store_true",
+                        help="wins, losses and ties over --seeds for every trace variant (markdown, or --json)")
+    parser.add_argument("--seeds", default=f"{REPORT_SEEDS.start}-{REPORT_SEEDS.stop - 1}", help="FIRST-LAST")
+    parser.add_argument("--fleet", default="tight", choices=sorted(FLEETS))
+    parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="default: every one")
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
+    if args.report:
+        first, _, last = args.seeds.partition("-")
+        seeds = range(int(first), int(last or first) + 1)
+        started = time.perf_counter()
+        collected = collect(seeds, tuple(args.variant or VARIANTS), args.fleet, workers=args.workers)
+        report = summary(collected)
+        if args.json:
+            print(json.dumps({"summary": report, "per_seed": collected}, indent=1))
+        else:
+            print(markdown(report, seeds, args.fleet))
+            print(f"\n({time.perf_counter() - started:.0f} s, {args.workers} worker(s))")
+        return
     report = run(args.seed)
     if args.json:
         print(json.dumps(report, indent=2))
