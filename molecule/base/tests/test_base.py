@@ -5,10 +5,10 @@ import socket
 
 SSH = "ssh -i /root/molecule-operator -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
 
-# What converge.yml declares, as (proto, port, IPv4 sources, IPv6 sources).
+# What converge.yml declares, as (proto, port, IPv4 sources, IPv6 sources); the node exporter
+# rule (monitoring host only) is added with the monitor's address.
 EXPECTED_RULES = {
     ("tcp", "22", (), ()),  # base_ssh_port
-    ("tcp", "9100", ("192.0.2.10",), ()),  # node exporter, monitoring host only
     ("tcp", "80", (), ()),
     ("tcp", "443", (), ()),  # declared twice (base_firewall_ports, bbb_firewall_ports): one rule
     ("udp", "16384-32768", (), ()),
@@ -33,11 +33,12 @@ def _declared_rules(ruleset: str) -> list[tuple]:
     return rules
 
 
-def test_firewall_opens_exactly_the_declared_ports(host):
+def test_firewall_opens_exactly_the_declared_ports(host, monitor_ip):
     ruleset = host.check_output("nft list chain inet meetfleet input")
     rules = _declared_rules(ruleset)
     assert len(rules) == len(set(rules)), f"duplicate rules in:\n{ruleset}"
-    assert set(rules) == EXPECTED_RULES
+    # The monitoring host's address as the container resolves its name (getent), not ansible_host.
+    assert set(rules) == EXPECTED_RULES | {("tcp", "9100", (monitor_ip,), ())}
     assert "policy drop" in ruleset
     for line in ("ct state established,related accept", 'iif "lo" accept'):
         assert line in ruleset
@@ -64,7 +65,7 @@ def _connects(address: str, port: int) -> bool:
 
 
 def test_firewall_lets_ssh_in_and_drops_node_exporter_from_elsewhere(host, container_ip):
-    # The node exporter listens on all addresses, but only 192.0.2.10 may reach it.
+    # The node exporter listens on all addresses, but only the monitoring host may reach it.
     assert host.socket("tcp://0.0.0.0:9100").is_listening or host.socket("tcp://:::9100").is_listening
     assert _connects(container_ip, 22)
     assert not _connects(container_ip, 9100)
@@ -81,6 +82,11 @@ def test_sshd_effective_settings(host):
     assert settings["authenticationmethods"] == "publickey"
     assert settings["x11forwarding"] == "no"
     assert settings["maxauthtries"] == "3"
+    assert settings["allowtcpforwarding"] == "no"
+    assert settings["compression"] == "no"
+    assert settings["tcpkeepalive"] == "no"
+    assert settings["loglevel"] == "VERBOSE"
+    assert settings["allowgroups"] == "sudo"  # root login is off here, so root is not listed
     assert host.service("ssh").is_running
 
 
