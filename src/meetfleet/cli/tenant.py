@@ -1,15 +1,20 @@
-"""`meetfleet tenant add|move`: place a tenant and record it in the inventory."""
+"""`meetfleet tenant add|move|plan|remove|export|import`: one command per step of a member's
+life, each an inventory edit session (fleet/writer.py): one lock, one load, validated once,
+written atomically; a refusal writes nothing. docs/tenants.md."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from pydantic import TypeAdapter, ValidationError
 
 from meetfleet.cli.options import Observe, capacity_source_options, inventory_option
 from meetfleet.cli.output import (
+    as_command_error,
     bad_input,
     emphasis,
     fail,
@@ -21,18 +26,27 @@ from meetfleet.cli.output import (
 )
 from meetfleet.cli.placement import check_placement_input, decide_or_exit, decision_json
 from meetfleet.cli.placement import explain as explain_placement
-from meetfleet.fleet import Fleet, Tenant
+from meetfleet.fleet import Fleet, Tenant, load_inventory
 from meetfleet.fleet.model import Gateway, Name
 from meetfleet.fleet.writer import InventoryEdit, edit_inventory
-from meetfleet.placement import PlacementSettings
-from meetfleet.placement.move import check_forced_move, check_move, state_refusal
+from meetfleet.membership import ArchiveError, build_archive, export_of, read_archive, write_archive
+from meetfleet.membership.archive import NOT_INCLUDED
+from meetfleet.placement import Decision, Observations, PlacementSettings
+from meetfleet.placement.move import (
+    PlanVerdict,
+    check_forced_move,
+    check_move,
+    check_plan_change,
+    is_bigger_plan,
+    state_refusal,
+)
 
 _NAME = TypeAdapter(Name)
 
 
 @click.group()
 def tenant() -> None:
-    """Add member organisations and move them between BBB servers."""
+    """Member organisations: add, move, change plan, remove, export and import them."""
 
 
 @tenant.command()
@@ -59,35 +73,50 @@ def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: s
     inventory (nothing written), 2 on bad input.
     """
     check_name(name)
+    fields: dict = {"plan": plan, "region": region}
+    optional = {"greenlight": greenlight, "sso_client": sso_client, "timezone": timezone,
+                "origin_server_names": list(origin_server_names) or None}
+    fields.update({key: value for key, value in optional.items() if value is not None})
     # One session: the lock held and the inventory read once, from reading through deciding
     # to writing, so two concurrent adds neither lose a tenant nor count on the same room.
     with edit_inventory(inventory_dir, f"add tenant {name}") as edit:
-        fleet = edit.fleet
-        if name in fleet.tenants:
-            bad_input(f"tenant {name!r} already exists (on {fleet.tenants[name].bbb_server or 'no server'}); "
-                      "use `meetfleet tenant move` to move it", kind="tenant_exists")
-        check_placement_input(fleet, plan, region, timezone)
-        fields: dict = {"plan": plan, "region": region}
-        optional = {"greenlight": greenlight, "sso_client": sso_client, "timezone": timezone,
-                    "origin_server_names": list(origin_server_names) or None}
-        fields.update({key: value for key, value in optional.items() if value is not None})
-        # The whole record, still unplaced, must validate before any capacity source is asked:
-        # a bad --greenlight is bad input, not something to find after placing.
-        edit.check_tenant(name, fields)
-        # Its gateway secret goes into the vault now, before any capacity source is asked:
-        # a vault that cannot be written is found without placing anything.
-        gateway = gateway_secret(edit, name) if fleet.gateway else None
-        decision, observations = decide_or_exit(fleet, plan, region, observe, settings, as_json=as_json,
-                                                explain_it=explain, what=f"tenant {name} ({plan})",
-                                                json_on_success=False, timezone=timezone)
-        fields = {"plan": plan, "region": region, "bbb_server": decision.chosen,
-                  **{key: value for key, value in fields.items() if key not in ("plan", "region")}}
-        edit.set_tenant(name, fields, create=True)
+        fields, gateway, decision, observations = place_new_tenant(
+            edit, name, fields, observe, settings, as_json=as_json, explain=explain)
     if as_json:
         print_json({"tenant": name, "recorded": True, **fields, "gateway": gateway,
                     "placement": decision_json(decision, observations)})
         return
     say(emphasis("recorded tenant ", (name, "bold"), f" on {decision.chosen} in {inventory_dir}"))
+    tell_gateway(gateway)
+
+
+def place_new_tenant(edit: InventoryEdit, name: str, fields: dict[str, Any],
+                     observe: Callable[[Fleet], Observations], settings: PlacementSettings, *, as_json: bool,
+                     explain: bool) -> tuple[dict[str, Any], dict[str, str] | None, Decision, Observations]:
+    """Stage a new tenant as `tenant add` does (and `tenant import`): its record checked, its
+    gateway secret, then placement; the fields as recorded, the gateway's answer, the decision."""
+    fleet = edit.fleet
+    plan, region, timezone = fields["plan"], fields["region"], fields.get("timezone")
+    if name in fleet.tenants:
+        bad_input(f"tenant {name!r} already exists (on {fleet.tenants[name].bbb_server or 'no server'}); "
+                  "use `meetfleet tenant move` to move it", kind="tenant_exists")
+    check_placement_input(fleet, plan, region, timezone)
+    # The whole record, still unplaced, must validate before any capacity source is asked:
+    # a bad --greenlight is bad input, not something to find after placing.
+    edit.check_tenant(name, fields)
+    # Its gateway secret goes into the vault now, before any capacity source is asked:
+    # a vault that cannot be written is found without placing anything.
+    gateway = gateway_secret(edit, name) if fleet.gateway else None
+    decision, observations = decide_or_exit(fleet, plan, region, observe, settings, as_json=as_json,
+                                            explain_it=explain, what=f"tenant {name} ({plan})",
+                                            json_on_success=False, timezone=timezone)
+    fields = {"plan": plan, "region": region, "bbb_server": decision.chosen,
+              **{key: value for key, value in fields.items() if key not in ("plan", "region")}}
+    edit.set_tenant(name, fields, create=True)
+    return fields, gateway, decision, observations
+
+
+def tell_gateway(gateway: dict[str, str] | None) -> None:
     if gateway:
         # What the member's Greenlight needs; the secret itself never on a terminal.
         say(f"its Greenlight: BIGBLUEBUTTON_ENDPOINT={gateway['endpoint']}\n"
@@ -189,3 +218,321 @@ def refuse_forced_move(fleet: Fleet, name: str, target: str, observe: Observe) -
     if not verdict.ok:
         fail(f"{verdict.reasons[0]}: it cannot take tenant {name}, even with --force. Nothing was changed.",
              kind="target_refused", state=fleet.bbb_servers[target].bbb.state.value, up=False)
+
+
+# --- tenant plan ------------------------------------------------------------------------
+
+
+@tenant.command("plan")
+@click.argument("name")
+@click.option("--plan", "new_plan", required=True, help="The tenant's new plan (fleet_plans).")
+@click.option("--explain", is_flag=True, help="Show every server with its numbers for the tenant at the new plan.")
+@inventory_option
+@capacity_source_options
+@json_option
+def plan_command(name: str, new_plan: str, explain: bool, inventory_dir: Path, observe: Observe,
+                 settings: PlacementSettings, as_json: bool) -> None:
+    """Give tenant NAME a new service level (plan P).
+
+    A bigger plan (more concurrent users) is refused when its server cannot take the tenant's
+    expected week at the new plan (docs/tenants.md); a smaller one always fits. The gateway's
+    caps follow once it reloads the inventory. Exit 0 once recorded, 1 when its server cannot
+    take it (nothing written; `tenant move` first), 2 on bad input.
+    """
+    with edit_inventory(inventory_dir, f"change the plan of tenant {name}") as edit:
+        fleet = edit.fleet
+        moving = known_tenant(fleet, name, inventory_dir)
+        if new_plan not in fleet.plans:
+            bad_input(f"--plan: unknown plan {new_plan!r} (the inventory has: {', '.join(sorted(fleet.plans))})",
+                      kind="unknown_plan")
+        previous = moving.plan
+        if previous == new_plan:
+            result = {"tenant": name, "plan": new_plan, "previous": previous, "changed": False}
+            print_json(result) if as_json else say(f"{name} is already on plan {new_plan}; nothing to do")
+            return
+        verdict = PlanVerdict(moving.bbb_server, bigger=False)
+        if is_bigger_plan(fleet, previous, new_plan) and moving.bbb_server is not None:
+            observations = observe(fleet)
+            verdict = check_plan_change(fleet, observations, moving, new_plan, settings)
+            if explain and not as_json and verdict.decision is not None:
+                explain_placement(verdict.decision, observations, f"{name} at plan {new_plan}")
+            if not verdict.ok:
+                refuse_plan(moving, new_plan, verdict)
+        edit.set_tenant(name, {"plan": new_plan}, create=False)
+    caps = dict(zip(("max_concurrent_users", "max_rooms", "max_meeting_minutes"),
+                    fleet.tenant_caps(moving.model_copy(update={"plan": new_plan})), strict=True))
+    if as_json:
+        print_json({"tenant": name, "plan": new_plan, "previous": previous, "changed": True,
+                    "bbb_server": moving.bbb_server, "capacity_checked": verdict.expected is not None,
+                    "caps": caps})
+        return
+    checked = "" if verdict.expected is None else \
+        f"; {moving.bbb_server} takes its expected peak of {verdict.expected.load:.0f} load units"
+    say(emphasis("tenant ", (name, "bold"), f": plan {previous} -> {new_plan}{checked}"))
+    say(f"its caps: {caps['max_concurrent_users']} concurrent users, {caps['max_rooms']} rooms, "
+        f"{caps['max_meeting_minutes']} minutes a meeting; the gateway enforces them once it reloads the inventory")
+
+
+def refuse_plan(tenant: Tenant, plan: str, verdict: PlanVerdict) -> None:
+    """Exit 1: its server cannot take it at the bigger plan; where it could go instead."""
+    assert verdict.expected is not None
+    if verdict.best:
+        then = (f"move it first: meetfleet tenant move {tenant.name} --to {verdict.best} (the server placement "
+                f"would pick for it at plan {plan}), then change its plan")
+    else:
+        suggestions = verdict.decision.suggestions if verdict.decision else ()
+        then = ("no server of region " + tenant.region + " can take it at plan " + plan
+                + (": " + "; ".join(suggestions) if suggestions else ""))
+    fail(f"{tenant.bbb_server} cannot take tenant {tenant.name} at plan {plan} (expected peak "
+         f"{verdict.expected.load:.0f}, {verdict.expected.basis}): {'; '.join(verdict.reasons)}; {then}. "
+         "Nothing was changed.", kind="server_cannot_take_plan", reasons=list(verdict.reasons), best=verdict.best,
+         server=tenant.bbb_server)
+
+
+def known_tenant(fleet: Fleet, name: str, inventory_dir: Path) -> Tenant:
+    if name not in fleet.tenants:
+        bad_input(f"no tenant {name!r} in {inventory_dir} (it has: {', '.join(sorted(fleet.tenants)) or 'none'})",
+                  kind="unknown_tenant")
+    return fleet.tenants[name]
+
+
+# --- tenant remove ----------------------------------------------------------------------
+
+
+@tenant.command()
+@click.argument("name")
+@click.option("--export", "export_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Write the tenant's export archive to FILE first (refused if FILE exists).")
+@click.option("--force", is_flag=True, help="Remove it without asking the capacity source whether it has "
+                                           "running meetings.")
+@inventory_option
+@capacity_source_options
+@json_option
+def remove(name: str, export_file: Path | None, force: bool, inventory_dir: Path, observe: Observe,
+           settings: PlacementSettings, as_json: bool) -> None:
+    """Remove tenant NAME: its record in fleet_tenants and its gateway secret in the vault.
+
+    Refused while the capacity source sees it running meetings (any load now), or cannot tell
+    (its server down); without a capacity source, refused unless --force. Exit 0 once removed,
+    1 when refused by the fleet's state or the export failed (nothing removed), 2 on bad input.
+    """
+    del settings  # the capacity source is asked for the tenant's load now only
+    with edit_inventory(inventory_dir, f"remove tenant {name}") as edit:
+        fleet = edit.fleet
+        gone = known_tenant(fleet, name, inventory_dir)
+        # Staged first (nothing written yet): a vault that cannot be decrypted is found before
+        # any capacity source is asked or any export written.
+        edit.remove_tenant(name)
+        secret_file = edit.remove_secret(Gateway.secret_variable(name))
+        if force:
+            say(f"note: --force: whether {name} has running meetings was not checked", err=True)
+        else:
+            refuse_running(fleet, gone, observe)
+        if export_file is not None:
+            write_export(fleet, name, inventory_dir, export_file)
+    result = {"tenant": name, "removed": True, "bbb_server": gone.bbb_server,
+              "secret_removed": None if secret_file is None else {
+                  "variable": Gateway.secret_variable(name), "file": str(secret_file)},
+              "export": None if export_file is None else str(export_file), "checked_meetings": not force}
+    if as_json:
+        print_json(result)
+        return
+    if export_file is not None:
+        say(f"exported {name} to {export_file}")
+    say(emphasis("removed tenant ", (name, "bold"), f" from {inventory_dir}"
+                 + (f" and its secret {Gateway.secret_variable(name)} from {secret_file}" if secret_file else "")))
+    say("left to do by hand: its SSO client (Keycloak) and its Greenlight site or group, "
+        "which meetfleet does not manage yet")
+
+
+def refuse_running(fleet: Fleet, tenant: Tenant, observe: Observe) -> None:
+    """Exit 1 while the capacity source sees the tenant's meetings, or cannot see its server."""
+    if observe.source(fleet) is None:
+        bad_input(f"no capacity source, so whether {tenant.name} has running meetings cannot be checked: give "
+                  "--prometheus or --exporter (or fleet_capacity_source), or --force to remove it without "
+                  "checking. Nothing was changed.", kind="no_capacity_source")
+    observations = observe(fleet)
+    seen = observations.tenants.get(tenant.name)
+    running = {server: load for server, load in (seen.load_now_on.items() if seen else ()) if load > 0}
+    if running:
+        where = ", ".join(f"{server} ({load:.0f} load units)" for server, load in sorted(running.items()))
+        fail(f"tenant {tenant.name} has running meetings now: {where}. End them (or wait) and run this again; "
+             "nothing was changed.", kind="tenant_has_meetings", servers=sorted(running))
+    server = tenant.bbb_server
+    if server is not None and (server in observations.refused or not getattr(
+            observations.servers.get(server), "up", False)):
+        why = observations.refused.get(server) or "down or not observed"
+        fail(f"cannot tell whether tenant {tenant.name} has running meetings: its server {server} is {why} "
+             "for the capacity source. Nothing was changed (--force removes it without checking).",
+             kind="meetings_unknown", server=server)
+
+
+# --- tenant export / import -------------------------------------------------------------
+
+
+def write_export(fleet: Fleet, name: str, inventory_dir: Path, output: Path) -> Path:
+    """Write tenant `name`'s archive to `output` (never over an existing file). Exit 1 if it fails."""
+    data = build_archive(export_of(fleet, name, inventory_dir.resolve().name))
+    try:
+        write_archive(output, data)
+    except FileExistsError:
+        bad_input(f"{output} exists: remove it or choose another file; nothing was changed", kind="export_exists")
+    except OSError as exc:
+        fail(f"cannot write the export of {name} to {output}: {exc.strerror or exc}; nothing was changed",
+             kind="export_failed")
+    return output
+
+
+@tenant.command("export")
+@click.argument("name", required=False)
+@click.option("--all", "everyone", is_flag=True, help="Every tenant, one archive each (NAME.tar.gz in DIR).")
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), metavar="FILE|DIR",
+              help="The archive to write (with --all: the directory to write them into; made if missing).")
+@inventory_option
+@json_option
+def export_command(name: str | None, everyone: bool, output: Path, inventory_dir: Path, as_json: bool) -> None:
+    """Write tenant NAME's export archive (docs/tenants.md): its record and plan, no secret.
+
+    The Greenlight database and the recordings list are not in it yet (the manifest says
+    why). Existing files are never overwritten. Exit 0 once written, 1 when writing fails,
+    2 on bad input.
+    """
+    if everyone == (name is not None):
+        bad_input("give a tenant NAME or --all (not both)", kind="usage")
+    fleet = load_inventory(inventory_dir)  # read only: writes are atomic renames, never seen half done
+    if name is not None:
+        known_tenant(fleet, name, inventory_dir)
+        targets = {name: output}
+    else:
+        if output.exists() and not output.is_dir():
+            bad_input(f"--output: {output} is not a directory (--all writes one archive per tenant into it)",
+                      kind="export_exists")
+        targets = {tenant: output / f"{tenant}.tar.gz" for tenant in sorted(fleet.tenants)}
+        existing = [str(path) for path in targets.values() if path.exists() or path.is_symlink()]
+        if existing:
+            bad_input(f"{', '.join(existing)} exist{'s' if len(existing) == 1 else ''}: remove "
+                      f"{'it' if len(existing) == 1 else 'them'} or choose another directory; nothing was written",
+                      kind="export_exists")
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"cannot make {output}: {exc.strerror or exc}", kind="export_failed")
+    written = []
+    for tenant_name, path in targets.items():
+        write_export(fleet, tenant_name, inventory_dir, path)
+        written.append({"tenant": tenant_name, "file": str(path)})
+        if not as_json:
+            say(f"exported {tenant_name} to {path}")
+    if as_json:
+        print_json({"exported": written, "not_included": NOT_INCLUDED})
+    else:
+        say("not included: the Greenlight database and the recordings list (not built yet), secrets and the "
+            "placement (the importing fleet makes its own); each archive's manifest says why")
+
+
+def mapping(option: str, values: tuple[str, ...]) -> tuple[dict[str, str], str | None]:
+    """--plan/--region values: OLD=NEW pairs, or one bare NAME for every archive."""
+    pairs, bare = {}, [v for v in values if "=" not in v]
+    for value in values:
+        if "=" in value:
+            old, _, new = value.partition("=")
+            pairs[old] = new
+    if len(bare) > 1 or (bare and pairs):
+        bad_input(f"{option}: give one NAME for every archive, or OLD=NEW pairs (not both)", kind="usage")
+    return pairs, (bare[0] if bare else None)
+
+
+@tenant.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--plan", "plans", multiple=True, metavar="P|OLD=NEW",
+              help="The plan in this inventory: one for every archive, or OLD=NEW (repeatable); default the "
+                   "exported plan's name.")
+@click.option("--region", "regions", multiple=True, metavar="R|OLD=NEW",
+              help="The region in this inventory, as --plan; default the exported region's name.")
+@click.option("--explain", is_flag=True, help="Show every server with its numbers for each placement.")
+@inventory_option
+@capacity_source_options
+@json_option
+def import_command(files: tuple[Path, ...], plans: tuple[str, ...], regions: tuple[str, ...], explain: bool,
+                   inventory_dir: Path, observe: Observe, settings: PlacementSettings, as_json: bool) -> None:
+    """Import the tenants of export archives FILE... into the inventory, placing each as
+    `tenant add` does. One edit session per archive, in order, stopping at the first refusal
+    (what was imported before it stays, and is reported).
+
+    Exit 0 once all are recorded, 1 when one cannot be placed, 2 on a bad archive or input.
+    """
+    plan_map, plan_all = mapping("--plan", plans)
+    region_map, region_all = mapping("--region", regions)
+    # The capacity source is read once for the whole loop: each placement still sees the
+    # inventory as the previous imports left it (new tenants count as recent, at their plans).
+    cache: list[Observations] = []
+
+    def observed(fleet: Fleet) -> Observations:
+        if not cache:
+            cache.append(observe(fleet))
+        return cache[0]
+
+    imported: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            imported.append(import_one(path, inventory_dir, plan_all or None, plan_map, region_all, region_map,
+                                       observed, settings, as_json=as_json, explain=explain))
+        except Exception as exc:
+            error = as_command_error(exc)
+            error.document = {**error.document, "imported": imported, "refused": str(path)}
+            error.message = f"{path}: {error.message}"
+            if not as_json:
+                done = ", ".join(i["tenant"] for i in imported) or "none"
+                say(f"imported before it: {done}; not tried: {len(files) - len(imported) - 1} archive(s)", err=True)
+            raise error from None
+    if as_json:
+        print_json({"imported": imported})
+
+
+def import_one(path: Path, inventory_dir: Path, plan_all: str | None, plan_map: dict[str, str],
+               region_all: str | None, region_map: dict[str, str], observe: Callable[[Fleet], Observations],
+               settings: PlacementSettings, *, as_json: bool, explain: bool) -> dict[str, Any]:
+    try:
+        exported = read_archive(path)
+    except ArchiveError as exc:
+        bad_input(str(exc), kind="bad_archive")
+    name = exported.tenant.name
+    record = exported.record()
+    notes: list[str] = []
+    with edit_inventory(inventory_dir, f"import tenant {name}") as edit:
+        fleet = edit.fleet
+        plan = plan_all or plan_map.get(record["plan"], record["plan"])
+        if plan not in fleet.plans:
+            bad_input(f"tenant {name}'s plan {plan!r} is not in {inventory_dir} (it has: "
+                      f"{', '.join(sorted(fleet.plans))}): give --plan P or --plan {record['plan']}=P",
+                      kind="unknown_plan")
+        region = region_all or region_map.get(record["region"], record["region"])
+        if region not in fleet.regions:
+            bad_input(f"tenant {name}'s region {region!r} is not in {inventory_dir} (it has: "
+                      f"{', '.join(sorted(fleet.regions))}): give --region R or --region {record['region']}=R",
+                      kind="unknown_region")
+        ours = fleet.plans[plan]
+        differs = [f"{key} {getattr(exported.plan, key)} -> {getattr(ours, key)}"
+                   for key in ("max_concurrent_users", "max_rooms", "max_meeting_minutes")
+                   if getattr(exported.plan, key) != getattr(ours, key)]
+        if differs:
+            notes.append(f"plan {plan} here is not the exported {exported.plan.name}: {', '.join(differs)}")
+        greenlight = record.get("greenlight")
+        if greenlight is not None and "greenlight" not in getattr(fleet.hosts.get(greenlight), "roles", ()):
+            # Its site is not here: the member keeps its record, the new fleet gives it a site later.
+            record.pop("greenlight")
+            notes.append(f"dropped greenlight {greenlight}: {inventory_dir} has no such host in its greenlight "
+                         "group (set it with the Greenlight role's host once there is one)")
+        fields = {**record, "plan": plan, "region": region}
+        ordered = {key: fields[key] for key in ("plan", "region", "greenlight", "sso_client", "timezone",
+                                                "origin_server_names", "limits") if key in fields}
+        fields, gateway, decision, observations = place_new_tenant(edit, name, ordered, observe, settings,
+                                                                   as_json=as_json, explain=explain)
+    result = {"tenant": name, "file": str(path), **fields, "notes": notes, "gateway": gateway,
+              "placement": decision_json(decision, observations)}
+    if not as_json:
+        say(emphasis("imported tenant ", (name, "bold"), f" on {decision.chosen} in {inventory_dir}"))
+        for note in notes:
+            say(f"note: {note}")
+        tell_gateway(gateway)
+    return result

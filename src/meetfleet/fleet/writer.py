@@ -282,6 +282,51 @@ class InventoryEdit:
         self.staged[path] = encrypt_file(path, new_plain, variable) + "\n" if encrypted else new_plain
         return path
 
+    def remove_tenant(self, name: str) -> Path:
+        """Stage tenant `name` removed from fleet_tenants (refused if it is not there). Only
+        its entry goes: the other tenants' records, comments and layout stay as they were."""
+        path = self.tenants_file()
+
+        def mutate(data: CommentedMap) -> None:
+            tenants = data.get("fleet_tenants")
+            if not isinstance(tenants, CommentedMap) or name not in tenants:
+                raise InventoryWriteError(f"remove tenant {name}", [
+                    Problem(path, f"fleet_tenants.{name}", "no such tenant")])
+            del tenants[name]
+
+        self.edit(path, mutate)
+        return path
+
+    def remove_secret(self, variable: str) -> Path | None:
+        """Stage `variable` removed from the vault file, the reverse of `add_secret`: an
+        encrypted vault is decrypted, edited and encrypted again (ANSIBLE_VAULT_PASSWORD_FILE),
+        a plain one keeps its mode. Returns the file, or None (nothing staged) when there is
+        no vault file or the variable is not in it. A vault that cannot be decrypted is
+        refused (InventoryError): a secret must not be left behind unnoticed."""
+        from meetfleet.fleet.vault import decrypt_file, encrypt_file
+
+        path = self.vault_file()
+        if path is None:
+            return None
+        read = self.inventory.files.text(path) if path not in self.staged else (self.staged[path], 0)
+        if isinstance(read, Problem):
+            raise InventoryWriteError(f"remove the secret {variable}", [read])
+        text = read[0]
+        encrypted = text.lstrip().startswith(VAULT_HEADER)
+        plain = decrypt_file(path, text, variable) if encrypted else text
+        found: list[bool] = []
+
+        def mutate(data: CommentedMap) -> None:
+            found.append(variable in data)
+            if variable in data:
+                del data[variable]
+
+        new_plain = _render(path, plain, mutate)
+        if not found or not found[0]:
+            return None
+        self.staged[path] = encrypt_file(path, new_plain, variable) + "\n" if encrypted else new_plain
+        return path
+
     def vault_file(self) -> Path | None:
         """group_vars/all/vault.yml (or .yaml), where the inventories keep their secrets."""
         for name in ("vault.yml", "vault.yaml"):
