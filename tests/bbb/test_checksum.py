@@ -44,3 +44,18 @@ def test_server_side_check_accepts_the_client_signature(algorithm: str) -> None:
     assert not checksum_ok("end", query, "secret", frozenset(ALGORITHMS))
     others = frozenset(ALGORITHMS) - {algorithm}
     assert not checksum_ok("create", query, "secret", others)
+
+
+def test_the_default_algorithm_is_sha256_for_both_calls() -> None:
+    # BBB's own default since 2.5; a server whose inventory names none is checked with it.
+    import hashlib
+
+    assert checksum("getMeetings", "", "s") == hashlib.sha256(b"getMeetingss").hexdigest()
+    assert sign_query("end", {"meetingID": "m"}, "s") == \
+        "meetingID=m&checksum=" + hashlib.sha256(b"endmeetingID=ms").hexdigest()
+
+
+def test_unknown_algorithm_message_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError) as refused:
+        checksum("create", "", "s", "SHA256")  # names are lowercase, as in bbb-web.properties
+    assert str(refused.value) == "unknown checksum algorithm 'SHA256' (one of: sha1, sha256, sha384, sha512)"

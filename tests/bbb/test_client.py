@@ -155,3 +155,28 @@ def test_answer_over_the_byte_cap_is_too_large(bbb: TestServer, endpoint: BbbEnd
     with pytest.raises(BbbError) as err:
         run(_with_client(lambda c: c.get_meetings(endpoint), max_bytes=20_000))
     assert err.value.kind is ErrorKind.TOO_LARGE
+
+
+def test_waiting_for_a_connection_is_not_on_the_clock(bbb: TestServer, endpoint: BbbEndpoint) -> None:
+    """Two calls, one connection, each 0.3 s of server time against a 0.5 s timeout: the
+    second waits its turn (0.3 s) off the clock, and both are timed as the server took."""
+    bbb.faults.delay = 0.3
+
+    async def both(client: BbbClient):
+        return await asyncio.gather(*(client.fetch(endpoint, "getMeetings") for _ in range(2)))
+
+    answers = run(_with_client(both, timeout=0.5, max_connections=1))
+    assert [b"<returncode>SUCCESS</returncode>" in a.body for a in answers] == [True, True]
+    assert all(0.3 <= a.seconds < 0.5 for a in answers), [a.seconds for a in answers]
+
+
+def test_timeout_is_counted_from_the_connection_not_the_queue(bbb: TestServer, endpoint: BbbEndpoint) -> None:
+    bbb.faults.delay = 0.6  # slower than the 0.5 s timeout: each call fails on its own clock
+
+    async def both(client: BbbClient):
+        return await asyncio.gather(*(client.fetch(endpoint, "getMeetings") for _ in range(2)),
+                                    return_exceptions=True)
+
+    errors = run(_with_client(both, timeout=0.5, max_connections=1))
+    assert [e.kind for e in errors] == [ErrorKind.TIMEOUT, ErrorKind.TIMEOUT]
+    assert all(0.5 <= e.seconds < 0.9 for e in errors), [e.seconds for e in errors]

@@ -137,3 +137,59 @@ def test_any_chunking_gives_the_same_result(cuts: list[int]) -> None:
     for start, end in itertools.pairwise(bounds):
         parser.feed(GET_MEETINGS[start:end])
     assert parser.close() == parse_response(GET_MEETINGS)
+
+
+# --- attendee lists are cut by a lexical scan before expat: nothing inside may end it early ----
+
+def _meeting(attendees: bytes) -> bytes:
+    return (b"<response><returncode>SUCCESS</returncode><meetings><meeting><meetingID>m</meetingID>"
+            b"<participantCount>3</participantCount>" + attendees +
+            b"<metadata><tenant>acme</tenant></metadata><videoCount>2</videoCount></meeting></meetings></response>")
+
+
+@pytest.mark.parametrize("attendees", [
+    b"<attendees></attendees>",
+    b"<attendees/>",
+    b"<attendees />",
+    # the older template's CDATA: a user named "</attendees>" is text, not the list's end
+    b"<attendees><attendee><fullName><![CDATA[</attendees><videoCount>99</videoCount>]]></fullName>"
+    b"</attendee></attendees>",
+    # customdata from userdata-attendees: an attendees element inside the list
+    b"<attendees><attendee><customdata><attendees>x</attendees></customdata></attendee></attendees>",
+    b"<attendees><!-- </attendees> --><?pi </attendees> ?><attendee/></attendees>",
+    b"<attendees a=\"x > y\" b='z'><attendee/></attendees>",
+    b"<attendees>\n</attendees >",
+])
+def test_attendee_lists_are_skipped_whatever_they_hold(attendees: bytes) -> None:
+    (meeting,) = parse_response(_meeting(attendees)).meetings
+    assert (meeting.participants, meeting.video, meeting.metadata) == (3, 2, {"tenant": "acme"})
+
+
+def test_a_meeting_name_holding_attendees_markup_is_not_a_list(tmp_path) -> None:
+    body = _meeting(b"<attendees><attendee/></attendees>").replace(
+        b"<meetingID>m</meetingID>", b"<meetingID>m</meetingID><meetingName><![CDATA[<attendees>]]></meetingName>")
+    (meeting,) = parse_response(body).meetings
+    assert (meeting.name, meeting.video, meeting.metadata) == ("<attendees>", 2, {"tenant": "acme"})
+
+
+@pytest.mark.parametrize("attendees", [
+    b"<attendees><attendee>",  # never closed
+    b"<attendees><![CDATA[ never closed </attendees>",
+])
+def test_broken_attendee_lists_leave_the_answer_malformed(attendees: bytes) -> None:
+    with pytest.raises(BbbError) as err:
+        parse_response(_meeting(attendees))
+    assert err.value.kind is ErrorKind.MALFORMED
+
+
+def test_what_is_inside_an_attendee_list_is_not_read_nor_checked() -> None:
+    # documented: the list is cut unread, so a broken attendee in it does not matter
+    (meeting,) = parse_response(_meeting(b"<attendees><attendee><b></attendees>")).meetings
+    assert meeting.video == 2
+
+
+def test_a_dtd_is_refused_even_after_an_attendee_list() -> None:
+    body = _meeting(b"<attendees><attendee/></attendees>") + HOSTILE_BODY
+    with pytest.raises(BbbError) as err:
+        parse_response(body)
+    assert err.value.kind in (ErrorKind.HOSTILE, ErrorKind.MALFORMED)  # either way never expanded
