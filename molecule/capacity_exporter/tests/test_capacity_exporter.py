@@ -8,15 +8,20 @@ import pytest
 CONFIG = "/etc/meetfleet-exporter"
 VENV = "/opt/meetfleet-exporter/venv"
 STANDIN_UNIT = "molecule-bbb-standin"
+# capacity_exporter_shards: 2 (converge.yml): one unit and port per shard; sha256 of the name
+# modulo 2 puts bbb-ca-1.test in shard 0 and bbb-eu-1.test (with its tenant) in shard 1.
+UNITS = ["meetfleet-exporter-0", "meetfleet-exporter-1"]
+PORTS = [9840, 9841]
+SHARD_OF = {"bbb-ca-1.test": 0, "bbb-eu-1.test": 1}
 
 
-def _metrics(host) -> str:
+def _metrics(host, port: int = 9841) -> str:
     # The password is read from its file inside the container, never put on a command line.
     return host.check_output(
         "python3 -c \"import base64, sys, urllib.request as u; "
-        "r = u.Request('http://127.0.0.1:9840/metrics', headers={'Authorization': 'Basic ' + "
+        f"r = u.Request('http://127.0.0.1:{port}/metrics', headers={{'Authorization': 'Basic ' + "
         "base64.b64encode(('prometheus:' + open('/root/molecule-metrics-password').read().strip())"
-        ".encode()).decode()}); "
+        ".encode()).decode()}}); "
         "print(u.urlopen(r, timeout=5).read().decode())\""
     )
 
@@ -40,19 +45,25 @@ def standin(host):
     host.run(f"systemctl stop {STANDIN_UNIT}")
 
 
-def test_service_active_enabled_unprivileged(host):
-    service = host.service("meetfleet-exporter")
+@pytest.mark.parametrize("unit", UNITS)
+def test_service_active_enabled_unprivileged(host, unit):
+    service = host.service(unit)
     assert service.is_running and service.is_enabled
-    user = host.check_output("systemctl show -p User --value meetfleet-exporter")
+    user = host.check_output(f"systemctl show -p User --value {unit}")
     assert user == "meetfleet-exporter"
     assert host.user("meetfleet-exporter").shell == "/usr/sbin/nologin"
-    pid = host.check_output("systemctl show -p MainPID --value meetfleet-exporter")
+    pid = host.check_output(f"systemctl show -p MainPID --value {unit}")
     assert host.check_output(f"ps -o user= -p {pid}") == "meetfleet-exporter"
+    # its parsing workers (one per core) run in the unit too, as the same user
+    users = host.check_output(f"ps -o user= --ppid {pid}").split()
+    assert users and set(users) == {"meetfleet-exporter"}
+    assert not host.file("/etc/systemd/system/meetfleet-exporter.service").exists  # the single unit went
 
 
-def test_unit_is_hardened(host):
+@pytest.mark.parametrize("unit", UNITS)
+def test_unit_is_hardened(host, unit):
     props = dict(line.split("=", 1) for line in host.check_output(
-        "systemctl show meetfleet-exporter -p NoNewPrivileges -p ProtectSystem -p PrivateTmp -p ProtectHome "
+        f"systemctl show {unit} -p NoNewPrivileges -p ProtectSystem -p PrivateTmp -p ProtectHome "
         "-p RestrictSUIDSGID -p CapabilityBoundingSet").splitlines())
     assert props["NoNewPrivileges"] == "yes"
     assert props["ProtectSystem"] == "strict"
@@ -61,20 +72,30 @@ def test_unit_is_hardened(host):
     assert props["CapabilityBoundingSet"] == ""
 
 
-def test_listening(host):
-    assert host.socket("tcp://0.0.0.0:9840").is_listening
+@pytest.mark.parametrize("port", PORTS)
+def test_listening(host, port):
+    assert host.socket(f"tcp://0.0.0.0:{port}").is_listening
 
 
-def test_metrics_require_basic_auth(host):
-    out = host.run("python3 -c \"import urllib.request as u; u.urlopen('http://127.0.0.1:9840/metrics', timeout=5)\"")
+@pytest.mark.parametrize("port", PORTS)
+def test_metrics_require_basic_auth(host, port):
+    url = f"http://127.0.0.1:{port}/metrics"
+    out = host.run(f"python3 -c \"import urllib.request as u; u.urlopen('{url}', timeout=5)\"")
     assert out.rc != 0 and "401" in out.stderr
 
 
 def test_metrics_report_the_inventorys_servers(host):
-    metrics = _metrics(host)
-    assert _value(metrics, "meetfleet_server_capacity_load_units", "bbb-eu-1.test") == 100
+    assert _value(_metrics(host, 9841), "meetfleet_server_capacity_load_units", "bbb-eu-1.test") == 100
     # bbb-ca-1.invalid does not resolve: reported down, which is the honest answer.
-    assert _value(metrics, "meetfleet_server_up", "bbb-ca-1.test") == 0
+    assert _value(_metrics(host, 9840), "meetfleet_server_up", "bbb-ca-1.test") == 0
+
+
+def test_each_server_is_reported_by_exactly_one_shard(host):
+    payloads = [_metrics(host, port) for port in PORTS]
+    for server, shard in SHARD_OF.items():
+        reported = [i for i, m in enumerate(payloads)
+                    if _value(m, "meetfleet_server_capacity_load_units", server) is not None]
+        assert reported == [shard], (server, reported)
 
 
 def test_polls_a_bbb_api_with_the_secret_from_the_secrets_file(host, standin):
@@ -100,7 +121,7 @@ def test_secrets_file_mode_and_content(host):
 def test_secrets_not_in_process_list_unit_or_journal(host):
     visible = "\n".join([
         host.check_output("ps -eo args"),
-        host.check_output("systemctl show meetfleet-exporter"),
+        *(host.check_output(f"systemctl show {unit}") for unit in UNITS),
         host.check_output("journalctl --no-pager -o cat"),
     ])
     for name in ("bbb-eu-1.test", "bbb-ca-1.test"):
@@ -134,4 +155,5 @@ def test_firewall_declares_the_exporter_port_for_allowed_sources_only(host):
     assert sorted((s.strip(), p, port) for s, p, port in rules) == [
         ("", "tcp", "22"),
         ("ip saddr 192.0.2.10", "tcp", "9840"),
+        ("ip saddr 192.0.2.10", "tcp", "9841"),
     ]
