@@ -68,6 +68,20 @@ else
     fi
 fi
 
+# --- Node.js: bigbluebutton-js, a third-party BBB client, drives the gateway in the tests --
+# A machine that has node and npm keeps them (often newer than Debian's); one without gets Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    say "apt-get install nodejs npm (for the bigbluebutton-js test driver)"
+    export DEBIAN_FRONTEND=noninteractive
+    timeout 600 apt-get update -q
+    timeout 1800 apt-get install -y -q --no-install-recommends nodejs npm
+fi
+if [ ! -d tests/gateway/js/node_modules ] || [ tests/gateway/js/package-lock.json -nt tests/gateway/js/node_modules ]; then
+    say "npm ci --prefix tests/gateway/js (the locked bigbluebutton-js)"
+    timeout 600 npm ci --no-audit --no-fund --prefix tests/gateway/js >/dev/null
+    touch tests/gateway/js/node_modules
+fi
+
 # --- Python -------------------------------------------------------------------------------
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "needs Python 3.11 or newer (found $(python3 --version 2>&1)); on Ubuntu use 24.04 or later"

@@ -51,6 +51,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("promtool", "prometheus", "rule and metric lint tests"),
     Requirement("git", "git", "ansible-lint finds the project root with it"),
     Requirement("tar", "tar", "importing the lab image"),
+    Requirement("redis-server", "redis-server", "the gateway's shared counters in its tests"),
+    Requirement("node", "nodejs", "the bigbluebutton-js test driver of the gateway"),
+    Requirement("npm", "npm", "installing the bigbluebutton-js test driver"),
 )
 
 
