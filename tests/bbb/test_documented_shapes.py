@@ -203,3 +203,13 @@ def _get(bbb: TestServer, endpoint: BbbEndpoint, call_name: str, **params: str) 
     import httpx
 
     return httpx.get(endpoint.url(call_name, params), timeout=5).content
+
+
+@pytest.mark.parametrize("name", ["get_meetings.xml", "get_meetings_nested_breakout.xml", "get_meeting_info.xml",
+                                  "get_meeting_info_breakout.xml", "no_meetings.xml", "create.xml", "join.xml"])
+def test_tree_and_event_parsers_agree(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answers are walked as a tree (C builder), or past TREE_LIMIT parsed from events: the same result."""
+    from meetfleet.bbb import parsing
+    as_tree = parse_response(fixture(name))
+    monkeypatch.setattr(parsing, "TREE_LIMIT", -1)
+    assert parse_response(fixture(name)) == as_tree

@@ -193,3 +193,17 @@ def test_a_dtd_is_refused_even_after_an_attendee_list() -> None:
     with pytest.raises(BbbError) as err:
         parse_response(body)
     assert err.value.kind in (ErrorKind.HOSTILE, ErrorKind.MALFORMED)  # either way never expanded
+
+
+@pytest.mark.parametrize("body", [
+    HOSTILE_BODY,
+    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    b"<response><returncode>&x;</returncode></response>",
+    b'<!DOCTYPE response SYSTEM "http://127.0.0.1:1/dtd"><response><returncode>SUCCESS</returncode></response>',
+])
+def test_the_event_parser_for_huge_answers_refuses_dtds_too(body: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    from meetfleet.bbb import parsing
+    monkeypatch.setattr(parsing, "TREE_LIMIT", -1)
+    with pytest.raises(BbbError) as err:
+        parse_response(body)
+    assert err.value.kind is ErrorKind.HOSTILE
