@@ -45,14 +45,15 @@ def test_node_exporter_reachable_from_the_monitoring_host_only():
 def _failed_logins(container: str | None, count: int) -> None:
     """`count` SSH logins with a key alice does not have, from a container or from here."""
     command = (f"test -f /root/wrong || ssh-keygen -q -t ed25519 -N '' -f /root/wrong; "
-               f"for i in $(seq {count}); do {SSH} -i /root/wrong alice@{CONTAINER} true; done")
+               # timeout: a ban landing mid-handshake leaves ssh waiting on TCP retransmissions.
+               f"for i in $(seq {count}); do timeout 10 {SSH} -i /root/wrong alice@{CONTAINER} true; done")
     if container is None:
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{tmp}/wrong"], check=True,
                            timeout=30)
             target = podman_exec(CONTAINER, "hostname -I").stdout.split()[0]
             for _ in range(count):
-                subprocess.run([*SSH.split(), "-i", f"{tmp}/wrong", f"alice@{target}", "true"],
+                subprocess.run(["timeout", "10", *SSH.split(), "-i", f"{tmp}/wrong", f"alice@{target}", "true"],
                                capture_output=True, timeout=30, check=False)
         return
     podman_exec(container, command, timeout=300)
