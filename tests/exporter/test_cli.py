@@ -153,6 +153,7 @@ def test_daemon_serves_behind_basic_auth_and_tls_and_stops_on_sigterm(lab: Fleet
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "stopped" in err
+    assert "Traceback" not in err and " ERROR " not in err, err  # the workers stopped quietly too
     for server in ("bbb-a.test", "bbb-b.test", "bbb-c.test"):
         assert secret_of(server) not in out + err
     assert "checksum=" not in err and "scrape-pw" not in err
