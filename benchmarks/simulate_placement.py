@@ -502,20 +502,36 @@ def _one(job: tuple[int, str, str, tuple[str, ...]]) -> tuple[int, str, dict[str
 
 
 def collect(seeds, variants=tuple(VARIANTS), fleet: str = "tight", regions: tuple[str, ...] = tuple(REGIONS),
-            workers: int = 1) -> dict[str, dict[int, dict[str, int]]]:
-    """{variant: {seed: {policy: overload minutes}}}, the same whatever `workers`."""
-    jobs = [(seed, variant, fleet, regions) for variant in variants for seed in seeds]
-    if workers > 1:
+            workers: int = 1, log: Path | None = None) -> dict[str, dict[int, dict[str, int]]]:
+    """{variant: {seed: {policy: overload minutes}}}, the same whatever `workers`.
+
+    `log`: a JSON-lines file each result is appended to as it comes; results already in it
+    (same seed, variant, fleet and regions) are reused, so an interrupted run resumes."""
+    done: dict[tuple[int, str], dict[str, int]] = {}
+    if log is not None and log.exists():
+        for line in log.read_text().splitlines():
+            row = json.loads(line)
+            if row["fleet"] == fleet and tuple(row["regions"]) == tuple(regions):
+                done[row["seed"], row["variant"]] = row["overload_minutes"]
+    jobs = [(seed, variant, fleet, regions) for variant in variants for seed in seeds if (seed, variant) not in done]
+
+    def keep(seed: int, variant: str, figures: dict[str, int]) -> None:
+        done[seed, variant] = figures
+        if log is not None:
+            with log.open("a") as out:
+                out.write(json.dumps({"seed": seed, "variant": variant, "fleet": fleet, "regions": list(regions),
+                                      "overload_minutes": figures}) + "\n")
+
+    if workers > 1 and jobs:
         import multiprocessing
 
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            done = pool.map(_one, jobs, chunksize=1)
+            for seed, variant, figures in pool.imap_unordered(_one, jobs, chunksize=1):
+                keep(seed, variant, figures)
     else:
-        done = [_one(job) for job in jobs]
-    out: dict[str, dict[int, dict[str, int]]] = {v: {} for v in variants}
-    for seed, variant, figures in done:
-        out[variant][seed] = figures
-    return out
+        for job in jobs:
+            keep(*_one(job))
+    return {v: {seed: done[seed, v] for seed in seeds} for v in variants}
 
 
 def tally(per_seed: dict[int, dict[str, int]], ours: str, other: str) -> dict[str, int]:
@@ -541,10 +557,11 @@ def summary(collected: dict[str, dict[int, dict[str, int]]]) -> dict:
     return out
 
 
-def markdown(report: dict, seeds, fleet: str) -> str:
+def markdown(report: dict, seeds, fleet: str, regions: tuple[str, ...] = tuple(REGIONS)) -> str:
     seeds = list(seeds)
+    where = "both regions" if set(regions) == set(REGIONS) else "region " + ", ".join(regions)
     lines = [f"Seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}), the {fleet} fleet "
-             f"({FLEETS[fleet]:.0%} of the neutral size, sized on the trace as assumed), both regions; "
+             f"({FLEETS[fleet]:.0%} of the neutral size, sized on the trace as assumed), {where}; "
              "server-minutes over capacity during the year. W / L / T: seeds on which the policy of the row had "
              "fewer / more / as many minutes over capacity as the column's.", ""]
     for variant, row in report.items():
@@ -579,17 +596,20 @@ def main() -> None:
     parser.add_argument("--fleet", default="tight", choices=sorted(FLEETS))
     parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="default: every one")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--region", action="append", choices=list(REGIONS), help="default: both")
+    parser.add_argument("--log", type=Path, help="JSON lines of results so far: reused, and appended to")
     args = parser.parse_args()
     if args.report:
         first, _, last = args.seeds.partition("-")
         seeds = range(int(first), int(last or first) + 1)
         started = time.perf_counter()
-        collected = collect(seeds, tuple(args.variant or VARIANTS), args.fleet, workers=args.workers)
+        regions = tuple(args.region or REGIONS)
+        collected = collect(seeds, tuple(args.variant or VARIANTS), args.fleet, regions, args.workers, args.log)
         report = summary(collected)
         if args.json:
             print(json.dumps({"summary": report, "per_seed": collected}, indent=1))
         else:
-            print(markdown(report, seeds, args.fleet))
+            print(markdown(report, seeds, args.fleet, regions))
             print(f"\n({time.perf_counter() - started:.0f} s, {args.workers} worker(s))")
         return
     report = run(args.seed)

@@ -19,7 +19,8 @@ What it does (issue 17; the figures are in docs/testing.md):
    reason), and the score killed / (all - equivalent). Every other survivor is listed
    by name (`cd WORK && mutmut show NAME` shows its diff).
 
-A rerun with the same --work reuses mutmut's cache of results (pass --fresh to start over).
+A rerun with the same --work reuses mutmut's cache of results (pass --fresh to start over);
+--rerun-survivors runs only last time's survivors again, against the tests as they are now.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = Path(__file__).with_name("mutation.toml")
 MUTMUT_VERSION = "3.8.1"
-DEFAULT_WORK = Path("/var/tmp/meetfleet-mutation")
+DEFAULT_WORK = Path("/var/tmp/meetfleet-mutation")  # noqa: S108 (a working copy, not a secret)
 KILLED = {"killed", "caught by type check"}
+BATCH = 10  # mutants per module per round (sample mode): each round also reruns the clean tests once
 
 
 def load_config() -> dict:
@@ -111,8 +113,36 @@ def results(work: Path) -> dict[str, str]:
 
 
 def sample(names: list[str], n: int, seed: int) -> list[str]:
-    rng = random.Random(seed)
-    return sorted(rng.sample(sorted(names), min(n, len(names))))
+    """The first `n` of the module's mutants in a seeded shuffle: a smaller sample is a
+    prefix of a larger one with the same seed, so a longer run extends a shorter one."""
+    rng = random.Random(seed)  # noqa: S311 (a reproducible sample, not a secret)
+    shuffled = sorted(names)
+    rng.shuffle(shuffled)
+    return shuffled[:n]
+
+
+def rerun_survivors(work: Path, modules: list[str], n: int | None) -> None:
+    """Run again, against the tests as they are now, every mutant that survived (or had no
+    test) last time; killed ones stay killed (tests are only ever added). Test stats are
+    collected anew, so new tests are asked too."""
+    found = results(work)
+    again = [m for m, status in found.items() if status in ("survived", "no tests") and mutant_module(m) in modules
+             and (n is None or _drawn(work, m))]
+    for meta in (work / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text())
+        for name in again:
+            if name in data["exit_code_by_key"]:
+                data["exit_code_by_key"][name] = None
+        meta.write_text(json.dumps(data))
+    (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    print(f"== running {len(again)} surviving mutants again", flush=True)
+    for start in range(0, len(again), 50):
+        mutmut(work, "run", "--max-children", "1", *again[start:start + 50], check=False)
+
+
+def _drawn(work: Path, name: str) -> bool:
+    drawn = work / f"sample-{mutant_module(name)}.txt"
+    return drawn.exists() and name in drawn.read_text().split()
 
 
 def run(work: Path, modules: list[str], n: int | None, seed: int) -> None:
@@ -124,12 +154,17 @@ def run(work: Path, modules: list[str], n: int | None, seed: int) -> None:
     # Generate the mutants (and the test stats) without running any, then draw the sample.
     mutmut(work, "run", "--max-children", "1", "no.such.mutant.*", check=False)
     every = results(work)
+    drawn = {}
     for module in modules:
-        names = sample([m for m in every if mutant_module(m) == module], n, seed)
-        print(f"== {module}: {len(names)} mutants drawn (seed {seed})", flush=True)
-        (work / f"sample-{module}.txt").write_text("\n".join(names) + "\n")
-        for start in range(0, len(names), 50):
-            mutmut(work, "run", "--max-children", "1", *names[start:start + 50], check=False)
+        drawn[module] = sample([m for m in every if mutant_module(m) == module], n, seed)
+        print(f"== {module}: {len(drawn[module])} mutants drawn (seed {seed})", flush=True)
+        (work / f"sample-{module}.txt").write_text("\n".join(drawn[module]) + "\n")
+    # Round robin, a few mutants of each module at a time: stopped early, every module has
+    # the same share done (the report counts the rest as not run).
+    for start in range(0, n, BATCH):
+        names = [m for module in modules for m in drawn[module][start:start + BATCH]]
+        if names:
+            mutmut(work, "run", "--max-children", "1", *names, check=False)
 
 
 def report(work: Path, modules: list[str], config: dict, n: int | None, seed: int) -> str:
@@ -142,8 +177,7 @@ def report(work: Path, modules: list[str], config: dict, n: int | None, seed: in
         module = mutant_module(name)
         if module not in modules:
             continue
-        drawn = work / f"sample-{module}.txt"
-        if n is not None and drawn.exists() and name not in drawn.read_text().split():
+        if n is not None and not _drawn(work, name):
             continue
         c = counts[module]
         c["mutants"] += 1
@@ -162,7 +196,8 @@ def report(work: Path, modules: list[str], config: dict, n: int | None, seed: in
             survivors[module].append(name)
         else:
             c["not run"] += 1
-    lines = ["| module | mutants | killed | survived | equivalent | no tests | not run | killed / (mutants - equivalent) |",
+    lines = ["| module | mutants | killed | survived | equivalent | no tests | not run "
+             "| killed / (mutants - equivalent) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     total: Counter = Counter()
     for module in modules:
@@ -197,6 +232,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--fresh", action="store_true", help="start from a new copy and no cached results")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--rerun-survivors", action="store_true",
+                        help="copy the tests again and rerun only the mutants that survived in --work")
     parser.add_argument("--install", action="store_true", help=f"pip install mutmut=={MUTMUT_VERSION} first")
     args = parser.parse_args()
     config = load_config()
@@ -209,7 +246,10 @@ def main() -> None:
             sys.exit(f"no configured module matches {args.module}")
     if args.install:
         subprocess.run([sys.executable, "-m", "pip", "install", f"mutmut=={MUTMUT_VERSION}"], check=True)
-    if not args.report_only:
+    if args.rerun_survivors:
+        prepare(args.work, config, fresh=False)
+        rerun_survivors(args.work, modules, args.sample)
+    elif not args.report_only:
         prepare(args.work, config, args.fresh)
         run(args.work, modules, args.sample, args.seed)
     print(report(args.work, modules, config, args.sample, args.seed))

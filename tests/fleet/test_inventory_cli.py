@@ -34,7 +34,7 @@ def test_show_prints_the_fleet_as_tables() -> None:
 def test_show_json_is_the_validated_model() -> None:
     result = run("inventory", "show", "--inventory", str(EXAMPLE_INVENTORY), "--json")
     assert result.exit_code == 0
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["hosts"]["bbb-ca-1.example.coop"]["source"] == {"kind": "static"}
     assert data["hosts"]["bbb-eu-1.example.coop"]["bbb"]["capacity"] == 400
     assert data["tenants"]["cafe-montreal"]["bbb_server"] == "bbb-ca-1.example.coop"

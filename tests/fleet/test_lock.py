@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -67,25 +66,28 @@ def _try_lock(directory: Path, errors: list[BaseException]) -> None:
 def test_a_busy_inventory_is_exit_1_and_nothing_written(example_copy: Path, monkeypatch, args: list[str]) -> None:
     monkeypatch.setattr("meetfleet.fleet.lock.WAIT_SECONDS", 0.3)
     before = snapshot(example_copy)
-    holder = multiprocessing.get_context("spawn").Process(target=_hold_lock, args=(str(example_copy),))
-    ready = example_copy.parent / "locked"
+    # The holder says when it has the lock and keeps it until told: events, not a timed
+    # poll that a slow start (a loaded machine) outlasts.
+    context = multiprocessing.get_context("spawn")
+    locked, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_lock, args=(str(example_copy), locked, release))
     holder.start()
     try:
-        for _ in range(200):
-            if ready.exists():
-                break
-            holder.join(0.05)
+        assert locked.wait(120), "the lock holder never took the lock"
         result = CliRunner().invoke(cli, [*args, "--inventory", str(example_copy)])
     finally:
-        holder.terminate()
-        holder.join(10)
+        release.set()
+        holder.join(60)
+        if holder.is_alive():
+            holder.terminate()
+            holder.join(10)
     assert result.exit_code == 1, result.output
     assert "another meetfleet command has been writing this inventory" in result.output
     assert "nothing was changed" in result.output
     assert snapshot(example_copy) == before
 
 
-def _hold_lock(directory: str) -> None:
+def _hold_lock(directory: str, locked, release) -> None:
     with inventory_lock(directory):
-        (Path(directory).parent / "locked").touch()
-        time.sleep(30)
+        locked.set()
+        release.wait(120)

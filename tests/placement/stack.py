@@ -270,12 +270,18 @@ class CannedServer:
             scheme = "https"
         # A client refusing the certificate is what some tests want: no traceback on stderr.
         self.httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        # Each request's thread is joined on stop (server_close), so none is left to write
+        # into the next test's output.
+        self.httpd.daemon_threads = False
         self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
+        """Stop serving and wait for the serving thread and every request's thread."""
         self.httpd.shutdown()
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "the canned server's thread did not stop"
         self.httpd.server_close()
 
 

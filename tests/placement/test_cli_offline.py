@@ -21,7 +21,7 @@ def test_server_state_commands_write_the_inventory(example_copy: Path, verb: str
         run("server", "cordon", EU2, "--inventory", str(example_copy))
     result = run("server", verb, EU2, "--inventory", str(example_copy), "--json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert (data["state"], data["changed"], data["tenants"]) == (state, True, ["housing-federation"])
     assert load_inventory(example_copy).hosts[EU2].bbb.state == ServerState(state)
 

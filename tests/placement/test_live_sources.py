@@ -73,7 +73,7 @@ def test_capacity_from_the_exporter_replaces_tenants_current_load_by_their_expec
     inventory = exporter_stack.copy_inventory(tmp_path / "inv")
     result = run("capacity", "--inventory", str(inventory), "--exporter", exporter_stack.exporter_url, "--json")
     assert result.exit_code == 0, result.output
-    servers = {s["server"]: s for s in json.loads(result.output)["servers"]}
+    servers = {s["server"]: s for s in json.loads(result.stdout)["servers"]}
     # No history in a snapshot: each tenant counts at its plan's expected peak.
     assert servers[EU1]["spare"] == pytest.approx(900 - 310.8 - 77.7, abs=0.2)
     assert servers[EU2]["spare"] == pytest.approx(900 - 932.4, abs=0.2)
@@ -90,7 +90,7 @@ def test_place_from_the_exporter(exporter_stack: lab.Stack, tmp_path: Path) -> N
     assert "other region" in flat(result.output)
     detail = run("place", "--plan", "small", "--region", "eu", "--inventory", str(inventory),
                  "--exporter", exporter_stack.exporter_url, "--json")
-    reasons = {c["server"]: c["excluded_because"] for c in json.loads(detail.output)["candidates"]}
+    reasons = {c["server"]: c["excluded_because"] for c in json.loads(detail.stdout)["candidates"]}
     assert reasons[EU1] == []
     assert reasons[EU2] == ["would pass its capacity (spare -32 < expected 78)"]
     assert reasons["bbb-ca-1.example.coop"] == ["other region (ca)"]
@@ -151,7 +151,7 @@ def test_prometheus_placement_uses_the_peak_not_the_load_of_the_moment(
     result = run("place", "--plan", "small", "--region", "eu", "--inventory", str(inventory),
                  "--prometheus", prometheus_stack.prometheus_url, "--window", f"{WINDOW}s", "--json")
     assert result.exit_code == 0, result.output
-    decision = json.loads(result.output)
+    decision = json.loads(result.stdout)
     assert decision["chosen"] == EU1
     eu1, eu2 = (next(c for c in decision["candidates"] if c["server"] == s) for s in (EU1, EU2))
     assert eu2["load_now"] == 0
@@ -166,7 +166,7 @@ def test_prometheus_placement_uses_the_peak_not_the_load_of_the_moment(
     result = run("place", "--plan", "small", "--region", "eu", "--inventory", str(packing),
                  "--prometheus", prometheus_stack.prometheus_url, "--window", f"{WINDOW}s", "--json")
     assert result.exit_code == 0, result.output
-    decision = json.loads(result.output)
+    decision = json.loads(result.stdout)
     assert decision["chosen"] == EU2
     assert all(c["safe_to_pack"] for c in decision["candidates"] if c["region"] == "eu")
 
@@ -175,7 +175,7 @@ def test_prometheus_placement_uses_the_peak_not_the_load_of_the_moment(
     set_tenant(inventory, "newcomer", {"plan": "large", "region": "eu", "bbb_server": EU1}, create=True)
     result = run("place", "--plan", "small", "--region", "eu", "--inventory", str(inventory),
                  "--prometheus", prometheus_stack.prometheus_url, "--window", f"{WINDOW}s", "--json")
-    decision = json.loads(result.output)
+    decision = json.loads(result.stdout)
     assert decision["chosen"] == EU2, result.output
     eu1 = next(c for c in decision["candidates"] if c["server"] == EU1)
     assert eu1["recent_tenants"] == {"newcomer": pytest.approx(932.4)}
@@ -266,7 +266,7 @@ def test_prometheus_gives_each_servers_peak_per_hour_of_the_week(backfilled) -> 
 def test_placement_compares_hours_of_the_week(backfilled, tmp_path: Path) -> None:
     prometheus, inventory, _ = backfilled
     common = ["--inventory", str(inventory), "--prometheus", prometheus.url, "--window", "28d", "--json"]
-    berlin = json.loads(run("place", "--plan", "medium", "--region", "eu", *common).output)
+    berlin = json.loads(run("place", "--plan", "medium", "--region", "eu", *common).stdout)
     assert berlin["chosen"] == EU2
     eu1, eu2 = (next(c for c in berlin["candidates"] if c["server"] == s) for s in (EU1, EU2))
     # eu-1 is full in European mornings, exactly when a Berlin tenant would meet.
@@ -295,7 +295,7 @@ def test_placement_compares_hours_of_the_week(backfilled, tmp_path: Path) -> Non
     assert re.search(rf"{re.escape(EU1)}: chosen: the fullest server safe to pack \(tightest hour: "
                      r"(Mon|Tue|Wed|Thu|Fri) \d\d:00 Europe/Berlin\)", flat(result.output)), result.output
     capacity = json.loads(run("capacity", "--inventory", str(inventory), "--prometheus", prometheus.url,
-                              "--window", "28d", "--json").output)
+                              "--window", "28d", "--json").stdout)
     eu1_capacity = next(s for s in capacity["servers"] if s["server"] == EU1)
     assert eu1_capacity["spare"] == pytest.approx(100)
     assert eu1_capacity["tightest_hour"].endswith("Europe/Berlin")

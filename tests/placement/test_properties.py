@@ -34,7 +34,7 @@ def decide(case):
 def check_against_independent(case) -> None:
     decision = decide(case)
     verdicts = {v.server: v for v in judge(case)}
-    assert decision.policy == case.policy
+    assert (decision.policy, decision.region, decision.plan) == (case.policy, case.region, case.plan)
     # Every server: eligible exactly when the independent sum says so, with the same spare left.
     for c in decision.candidates:
         v = verdicts[c.server]

@@ -1,0 +1,47 @@
+"""Behaviours of placement that mutation testing found untested (docs/testing.md).
+
+Each test states a rule of docs/placement.md on a fleet small enough to compute by hand.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from meetfleet.placement import Observations, ServerObservation, TenantObservation, place, server_spares
+from tests.placement.fleets import fleet, server, tenant
+
+SMALL = 77.7  # users_to_load(30): the small plan at the 0.6 peak factor
+MEDIUM = 310.8  # users_to_load(120)
+
+
+def test_the_decision_names_its_region_and_plan() -> None:
+    d = place(fleet([server("a"), server("c", region="ca")]), Observations(
+        0, {"a": ServerObservation(True, 0, 0), "c": ServerObservation(True, 0, 0)}), "medium", "ca")
+    assert (d.region, d.plan, d.chosen) == ("ca", "medium", "c")
+
+
+def test_server_spares_covers_a_server_without_tenants() -> None:
+    # b carries one tenant placed a moment ago (no observation: it counts at its plan);
+    # a carries none and its spare is its usable capacity minus its peak.
+    f = fleet([server("a"), server("b")], [tenant("t", "b", plan="medium")])
+    spares = server_spares(f, Observations(0, {"a": ServerObservation(True, 100, 100),
+                                               "b": ServerObservation(True, 100, 100)}))
+    assert list(spares) == ["a", "b"]
+    assert spares["a"].spare == pytest.approx(900 - 100)
+    assert spares["a"].tenants == 0 and spares["a"].recent_tenants == ()
+    assert spares["b"].spare == pytest.approx(900 - 100 - MEDIUM)
+    assert spares["b"].recent_tenants == (("t", pytest.approx(MEDIUM)),)
+
+
+def test_snapshot_a_tenant_measured_on_another_server_counts_in_full_here() -> None:
+    # Snapshot (exporter only): the part of a recent tenant's load already in this
+    # server's current load is not counted twice; a tenant whose current load was measured
+    # on another server has nothing here yet, so its whole expected week counts.
+    f = fleet([server("a"), server("b")], [tenant("t", "a", plan="medium")])
+    elsewhere = TenantObservation(peak_load=50, load_now_on={"b": 50.0})
+    here = TenantObservation(peak_load=50, load_now_on={"a": 50.0})
+    servers = {"a": ServerObservation(True, 100, 100), "b": ServerObservation(True, 150, 150)}
+    moved = server_spares(f, Observations(0, servers, {"t": elsewhere}))["a"]
+    assert moved.spare == pytest.approx(900 - 100 - MEDIUM)
+    counted_once = server_spares(f, Observations(0, servers, {"t": here}))["a"]
+    assert counted_once.spare == pytest.approx(900 - 100 - (MEDIUM - 50))
