@@ -24,10 +24,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from capacity_exporter.config import WebConfig
 
-# Polls parse XML in the interpreter's main thread; a scrape's thread waits for the GIL at
-# each step. Python hands the GIL over every 5 ms by default; 1 ms keeps scrapes short
-# while a large poll is being parsed, at a cost to the poll's throughput that
-# benchmarks/exporter_bench.py shows to be small.
+# Answers are parsed in worker processes, but the main thread still receives them and
+# renders /metrics; a scrape's thread waits for the GIL at each step. Python hands the GIL
+# over every 5 ms by default; 1 ms keeps scrapes short while a large fleet is being
+# polled, at a cost to throughput that benchmarks/exporter_bench.py shows to be small.
 SCRAPE_FRIENDLY_SWITCH_INTERVAL = 0.001
 
 
