@@ -207,3 +207,24 @@ def test_the_event_parser_for_huge_answers_refuses_dtds_too(body: bytes, monkeyp
     with pytest.raises(BbbError) as err:
         parse_response(body)
     assert err.value.kind is ErrorKind.HOSTILE
+
+
+def test_the_plain_and_the_full_scan_cut_the_same() -> None:
+    """An answer without CDATA, comments or PIs (bbb-web's current templates) is cut by a
+    plain search for the name; it must cut exactly what the full lexical scan cuts."""
+    from meetfleet.bbb import parsing
+    from meetfleet.testing.bbb_standin import BbbState, seed, uniform_scenario
+    state = BbbState()
+    seed(state, uniform_scenario(20, 10, listen_only=2, voice=6, video=2, tenant="acme"))
+    nested = b"<attendees><attendee><customdata><attendees>x</attendees></customdata></attendee></attendees>"
+    for body in (state.get_meetings({}).encode(), GET_MEETINGS, _meeting(nested), _meeting(b"<attendees />")):
+        assert b"<![CDATA[" not in body
+        plain = parsing.without_attendees(body)
+        original = parsing._next_in_plain
+        try:  # the full scan, forced: the same loop over the regex's tokens
+            parsing._next_in_plain = parsing._next_in_any
+            full = parsing.without_attendees(body)
+        finally:
+            parsing._next_in_plain = original
+        assert plain == full
+        assert (len(plain) < len(body)) == (b"<attendee>" in body)

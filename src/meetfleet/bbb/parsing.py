@@ -179,6 +179,29 @@ _TAG_REST = re.compile(rb"""(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*+\s*(/?)>
 _CLOSERS = {b"<![CDATA[": b"]]>", b"<!--": b"-->", b"<?": b"?>"}
 
 
+_NAME_END = frozenset(b" \t\r\n/>")  # what may follow "<attendees" in a tag
+_END_NAME_END = frozenset(b" \t\r\n>")  # ... and "</attendees"
+
+
+def _next_in_plain(body: bytes, pos: int) -> tuple[int, int, bytes] | None:
+    """The next attendees tag in a body with no CDATA, comment or PI: there "<" is always
+    markup, so finding the name is enough (two finds per meeting, no regex)."""
+    while (i := body.find(b"attendees", pos)) >= 0:
+        after = i + 9
+        if after < len(body):
+            if i >= 1 and body[i - 1] == 0x3C and body[after] in _NAME_END:  # <attendees
+                return i - 1, after, b"<attendees"
+            if i >= 2 and body[i - 2:i] == b"</" and body[after] in _END_NAME_END:
+                return i - 2, after, b"</attendees"
+        pos = after
+    return None
+
+
+def _next_in_any(body: bytes, pos: int) -> tuple[int, int, bytes] | None:
+    match = _MARKUP.search(body, pos)
+    return None if match is None else (match.start(), match.end(), match.group())
+
+
 def without_attendees(body: bytes) -> bytes:
     """`body` with the content of every <attendees> element removed (the tags stay).
 
@@ -187,27 +210,30 @@ def without_attendees(body: bytes) -> bytes:
     """
     if b"<attendees" not in body:
         return body
+    after_declaration = body.find(b"?>") + 2 if body.startswith(b"<?xml") else 0
+    plain = all(body.find(marker, after_declaration) < 0 for marker in _CLOSERS)
+    next_token = _next_in_plain if plain else _next_in_any  # bbb-web's current templates: plain
     kept: list[bytes] = []
     keep_from = cut_from = pos = depth = 0
-    while (match := _MARKUP.search(body, pos)) is not None:
-        token = match.group()
+    while (found := next_token(body, pos)) is not None:
+        start, end, token = found
         closer = _CLOSERS.get(token)
         if closer is not None:  # CDATA, comment or PI: nothing in it is markup
-            end = body.find(closer, match.end())
-            if end < 0:
+            close = body.find(closer, end)
+            if close < 0:
                 break
-            pos = end + len(closer)
+            pos = close + len(closer)
         elif token[1:2] == b"/":  # </attendees
-            pos = match.end()
+            pos = end
             if depth:
                 depth -= 1
                 if depth == 0:
                     kept.append(body[keep_from:cut_from])
-                    keep_from = match.start()
+                    keep_from = start
         else:  # <attendees
-            rest = _TAG_REST.match(body, match.end())
+            rest = _TAG_REST.match(body, end)
             if rest is None:
-                pos = match.end()
+                pos = end
                 continue
             pos = rest.end()
             if rest.group(1):  # <attendees/>: empty
