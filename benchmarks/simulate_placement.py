@@ -513,7 +513,8 @@ def collect(seeds, variants=tuple(VARIANTS), fleet: str = "tight", regions: tupl
             row = json.loads(line)
             if row["fleet"] == fleet and tuple(row["regions"]) == tuple(regions):
                 done[row["seed"], row["variant"]] = row["overload_minutes"]
-    jobs = [(seed, variant, fleet, regions) for variant in variants for seed in seeds if (seed, variant) not in done]
+    # Seed by seed, every variant of a seed together: a run stopped early covers its seeds fully.
+    jobs = [(seed, variant, fleet, regions) for seed in seeds for variant in variants if (seed, variant) not in done]
 
     def keep(seed: int, variant: str, figures: dict[str, int]) -> None:
         done[seed, variant] = figures

@@ -228,3 +228,18 @@ def test_the_plain_and_the_full_scan_cut_the_same() -> None:
             parsing._next_in_plain = original
         assert plain == full
         assert (len(plain) < len(body)) == (b"<attendee>" in body)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({}, "unknown returncode ''"),
+    ({"returncode": "MAYBE"}, "unknown returncode 'MAYBE'"),
+    ({"returncode": "success"}, "unknown returncode 'success'"),  # BBB writes it in capitals
+])
+def test_a_result_without_a_known_returncode_is_malformed_never_success(fields: dict[str, str],
+                                                                         message: str) -> None:
+    from meetfleet.bbb.models import CallResult
+
+    with pytest.raises(BbbError) as err:
+        check_returncode(CallResult(fields=fields, metadata={}, meetings=[]))
+    assert err.value.kind is ErrorKind.MALFORMED
+    assert message in str(err.value)

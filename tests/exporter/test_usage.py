@@ -59,3 +59,13 @@ def test_longest_meeting_is_the_oldest_room_not_a_breakout() -> None:
         meeting("b", 1, breakout_of="young", started_ms=now - 600 * 60_000),
     ], DIRECTORY, now)
     assert usage.tenants["acme"].longest_meeting_minutes == 45
+
+
+def test_a_room_started_this_minute_is_zero_minutes_long_even_with_breakouts() -> None:
+    now = 10 * 3_600_000
+    usage = summarise([
+        meeting("young", 2, metadata={"tenant": "acme"}, started_ms=now),
+        meeting("b", 1, breakout_of="young", started_ms=0),  # a breakout's own clock is not read
+    ], DIRECTORY, now)
+    assert usage.tenants["acme"].longest_meeting_minutes == 0
+    assert usage.total.longest_meeting_minutes == 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from meetfleet.fleet.writer import set_tenant
+from meetfleet.fleet.writer import set_host_var, set_tenant
 
 TENANTS = "group_vars/all/tenants.yml"
 MOVE = ("bakery-collective", {"bbb_server": "bbb-eu-2.example.coop"})
@@ -49,3 +49,46 @@ def test_the_text_is_fsynced_before_the_rename_and_the_directory_after(example_c
     monkeypatch.setattr(os, "replace", replace)
     set_tenant(example_copy, *MOVE, create=False)
     assert events == [("fsync file", "inventory"), ("replace", "tenants.yml"), ("fsync directory", "inventory")]
+
+
+EU2 = "bbb-eu-2.example.coop"
+NEW = ("choir-quebec", {"plan": "small", "region": "ca", "bbb_server": "bbb-ca-1.example.coop"})
+
+
+def test_a_key_is_written_in_the_host_vars_file_that_holds_it(example_copy: Path) -> None:
+    # host_vars/HOST/ as a directory of two files; the state is in the second one.
+    single = example_copy / "host_vars" / f"{EU2}.yml"
+    text = single.read_text()
+    single.unlink()
+    directory = example_copy / "host_vars" / EU2
+    directory.mkdir()
+    base, state = directory / "00-base.yml", directory / "50-state.yml"
+    base.write_text(text.replace("fleet_bbb_state: active\n", ""))
+    state.write_text("fleet_bbb_state: active\n")
+    before = base.read_text()
+    fleet = set_host_var(example_copy, EU2, "fleet_bbb_state", "cordoned")
+    assert fleet.hosts[EU2].bbb.state.value == "cordoned"
+    assert state.read_text() == "fleet_bbb_state: cordoned\n"
+    assert base.read_text() == before
+
+
+def test_tenants_are_written_where_fleet_tenants_is_whatever_the_files_name(example_copy: Path) -> None:
+    all_dir = example_copy / "group_vars" / "all"
+    (all_dir / "tenants.yml").rename(all_dir / "members.yml")
+    set_tenant(example_copy, *NEW, create=True)
+    assert not (all_dir / "tenants.yml").exists()
+    assert "choir-quebec:" in (all_dir / "members.yml").read_text()
+
+
+def test_without_fleet_tenants_a_single_group_vars_all_file_gets_them(example_copy: Path) -> None:
+    all_dir = example_copy / "group_vars" / "all"
+    text = "".join(p.read_text() for p in sorted(all_dir.glob("*.yml")) if p.name != "tenants.yml")
+    for p in all_dir.iterdir():
+        p.unlink()
+    all_dir.rmdir()
+    single = example_copy / "group_vars" / "all.yml"
+    single.write_text(text)
+    # no tenant refers to anything now: the servers carry none
+    set_tenant(example_copy, *NEW, create=True)
+    assert not all_dir.exists()
+    assert "choir-quebec:" in single.read_text()

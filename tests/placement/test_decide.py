@@ -193,6 +193,7 @@ def test_nothing_fits_says_what_would() -> None:
     assert "a smaller plan would fit on a: small" in text
     assert "uncordon b" in text
     assert "fleet_bbb_capacity >= 346" in text  # 310.8 / 0.9
+    assert "fleet_bbb_cpus >= 7 at the default 50 units per CPU" in text  # 346 / 50
 
 
 def test_unknown_plan_or_region_is_bad_input() -> None:

@@ -45,3 +45,11 @@ def test_snapshot_a_tenant_measured_on_another_server_counts_in_full_here() -> N
     assert moved.spare == pytest.approx(900 - 100 - MEDIUM)
     counted_once = server_spares(f, Observations(0, servers, {"t": here}))["a"]
     assert counted_once.spare == pytest.approx(900 - 100 - (MEDIUM - 50))
+
+
+def test_the_smaller_plans_that_would_fit_are_listed_smallest_first() -> None:
+    # 400 free: small (77.7) and medium (310.8) would fit, large (932.4) does not.
+    f = fleet([server("a")])
+    d = place(f, Observations(0, {"a": ServerObservation(True, 500, 500)}), "large", "eu")
+    assert d.chosen is None
+    assert "a smaller plan would fit on a: small, medium" in d.suggestions
