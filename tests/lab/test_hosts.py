@@ -112,13 +112,13 @@ def test_without_podman_the_error_says_which_script_installs_it(monkeypatch: pyt
 def test_monitor_publishes_the_exporter_on_loopback_for_the_capacity_source() -> None:
     inventory = load_lab_inventory(LAB_INVENTORY)
     monitor = next(h for h in inventory.hosts if h.name == "monitor.lab")
-    assert monitor.published_ports == ((19840, 9840),)
+    assert monitor.published_ports == ((19840, 9840), (19090, 9090))
     args = monitor.run_args(LabSettings())
     published = [b for a, b in itertools.pairwise(args) if a == "--publish"]
-    assert published == ["127.0.0.1:2228:22", "127.0.0.1:19840:9840"]
-    # what the lab's fleet_capacity_source reads is exactly that port
+    assert published == ["127.0.0.1:2228:22", "127.0.0.1:19840:9840", "127.0.0.1:19090:9090"]
+    # what the lab's fleet_capacity_source reads is exactly one of those ports: Prometheus's
     assert inventory.fleet.capacity_source is not None
-    assert inventory.fleet.capacity_source.url == "http://127.0.0.1:19840/metrics"
+    assert inventory.fleet.capacity_source.url == "http://127.0.0.1:19090"
     assert all(h.published_ports == () for h in inventory.hosts if h.name != "monitor.lab")
 
 
