@@ -17,8 +17,8 @@ ansible -i inventories/lab all -m ansible.builtin.ping -o
 meetfleet lab status --inventory inventories/lab
 
 # The loop closed: capacity read where the inventory says (fleet_capacity_source: the
-# exporter on monitor.lab), then where a new medium tenant in the EU would go, and why.
-# The exporter's first poll may still be under way right after its (re)start.
+# Prometheus on monitor.lab, scraping the exporter), then where a new small tenant in the
+# EU would go, and why. The first scrape may still be under way right after a (re)start.
 for attempt in 1 2 3 4 5 6 7 8 9 10; do
     if meetfleet capacity --inventory inventories/lab --json > /dev/null 2>&1; then break; fi
     sleep 3
