@@ -291,18 +291,21 @@ def cases(draw, min_packable: int = 0, min_eligible: int = 2) -> Case:
         usable = s.capacity * (1 - headroom)
         level = [draw(st.sampled_from([0.0, 0.3, 0.7, 0.95])) for _ in range(6)]  # never 1: no float boundary
         r = [level[(h * 7) % 6] for h in range(HOURS)]  # a repeating pattern of fill levels
-        if kind == "packable" or kind in ("cordoned", "draining", "other region", "down", "unobserved"):
+        if kind in ("packable", "eligible", "cordoned", "draining", "other region", "down", "unobserved"):
+            # safe to pack at every hour: room for the newcomer and the recent tenants at their caps
             week = [x * (usable - c) for x, c in zip(r, need_cap, strict=True)]
         else:
             week = [x * (usable - c) for x, c in zip(r, need, strict=True)]
-            # the hour where the newcomer needs most: not packable, or too full
-            hot = max(range(HOURS), key=lambda h: (need_cap[h] - need[h], -h))
-            if kind == "eligible":
-                u = draw(st.sampled_from([0.1, 0.5, 0.9]))  # a margin each side, not a float boundary
-                week[hot] = usable - need[hot] - u * (need_cap[hot] - need[hot])
-            else:  # too full by 1 to 200 units at one hour the newcomer meets
-                hot = max(range(HOURS), key=lambda h: (newcomer[h], -h))
-                week[hot] = usable - need[hot] + draw(st.sampled_from([1.0, 10.0, 200.0]))
+        if kind == "eligible":
+            # ... but at one hour, drawn among those where the caps ask for more than the
+            # expected weeks (office hours, evenings, Saturday mornings, in the newcomer's or
+            # a recent tenant's zone), only the expected load fits, not the caps.
+            hot = draw(st.sampled_from([h for h in range(HOURS) if need_cap[h] - need[h] > 1.0]))
+            u = draw(st.sampled_from([0.1, 0.5, 0.9]))  # a margin each side, not a float boundary
+            week[hot] = usable - need[hot] - u * (need_cap[hot] - need[hot])
+        elif kind == "too full":  # by 1 to 200 units at one hour the newcomer meets
+            hot = draw(st.sampled_from([h for h in range(HOURS) if newcomer[h] > 0]))
+            week[hot] = usable - need[hot] + draw(st.sampled_from([1.0, 10.0, 200.0]))
         if kind in ("packable", "cordoned", "draining", "other region", "down", "unobserved") and \
                 draw(st.booleans()):
             s.week, s.peak = None, min(week)  # a flat peak: the tightest value at every hour

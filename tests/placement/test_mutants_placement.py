@@ -53,3 +53,9 @@ def test_the_smaller_plans_that_would_fit_are_listed_smallest_first() -> None:
     d = place(f, Observations(0, {"a": ServerObservation(True, 500, 500)}), "large", "eu")
     assert d.chosen is None
     assert "a smaller plan would fit on a: small, medium" in d.suggestions
+
+
+def test_a_newcomers_expected_load_comes_from_its_plan() -> None:
+    d = place(fleet([server("a")]), Observations(0, {"a": ServerObservation(True, 0, 0)}), "small", "eu")
+    assert d.expected.basis == "plan"
+    assert d.expected.load == pytest.approx(SMALL)
