@@ -23,7 +23,7 @@ from meetfleet.capacity.load import DEFAULT_LOAD_UNITS_PER_CPU
 HCLOUD_LOCATIONS: frozenset[str] = frozenset({"fsn1", "nbg1", "hel1", "ash", "hil", "sin"})
 
 # Inventory groups that mean "this host runs that part of the service".
-ROLE_GROUPS: tuple[str, ...] = ("bbb", "turn", "greenlight", "keycloak", "nextcloud", "monitoring")
+ROLE_GROUPS: tuple[str, ...] = ("bbb", "turn", "greenlight", "keycloak", "nextcloud", "monitoring", "gateway")
 
 # Upper bounds of the numbers of the record (docs/architecture.md lists them). Beyond them
 # a value is a typo, not a fleet: a 300-digit capacity would overflow what placement and
