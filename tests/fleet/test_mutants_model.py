@@ -44,3 +44,23 @@ def test_other_urls_may_have_a_query_and_any_path() -> None:
     assert check_http_url(url) == url
     with pytest.raises(ValueError, match="#fragment"):
         check_http_url(url + "#")
+
+
+def test_a_tenants_own_limits_replace_its_plans_one_by_one() -> None:
+    from meetfleet.fleet import Plan, Region, Tenant
+    from meetfleet.fleet.model import Fleet, TenantLimits
+
+    plan = Plan(name="small", max_concurrent_users=50, max_rooms=5, max_meeting_minutes=120)
+    fleet = Fleet(regions={"eu": Region(name="eu")}, plans={"small": plan}, hosts={}, tenants={})
+    plain = Tenant(name="a", plan="small", region="eu")
+    event = Tenant(name="b", plan="small", region="eu", limits=TenantLimits(max_concurrent_users=400))
+    rooms = Tenant(name="c", plan="small", region="eu", limits=TenantLimits(max_rooms=9, max_meeting_minutes=600))
+    assert fleet.tenant_caps(plain) == (50, 5, 120)
+    assert fleet.tenant_caps(event) == (400, 5, 120)
+    assert fleet.tenant_caps(rooms) == (50, 9, 600)
+
+
+def test_a_tenants_gateway_secret_variable_is_a_valid_variable_name() -> None:
+    from meetfleet.fleet.model import Gateway
+
+    assert Gateway.secret_variable("food-coop.quebec") == "vault_gateway_secret_food_coop_quebec"

@@ -59,3 +59,25 @@ def test_a_newcomers_expected_load_comes_from_its_plan() -> None:
     d = place(fleet([server("a")]), Observations(0, {"a": ServerObservation(True, 0, 0)}), "small", "eu")
     assert d.expected.basis == "plan"
     assert d.expected.load == pytest.approx(SMALL)
+
+
+def test_profiles_add_hour_by_hour() -> None:
+    from meetfleet.placement.profile import HOURS_PER_WEEK, add, flat
+
+    assert add([]) == [0.0] * HOURS_PER_WEEK
+    week = tuple(float(h) for h in range(HOURS_PER_WEEK))
+    assert add([week, flat(2.0)]) == [h + 2.0 for h in range(HOURS_PER_WEEK)]
+
+
+def test_a_partial_history_above_a_plan_of_tiny_peak_scales_its_week() -> None:
+    # A plan whose expected peak is under one unit: the history (at an unknown hour) still
+    # scales the plan's week up to it, it does not flatten it to every hour of the week.
+    from meetfleet.placement import tenant_expected_load
+    from meetfleet.placement.profile import HOURS_PER_WEEK
+
+    prior = tuple(0.5 if h % 24 == 9 else 0.0 for h in range(HOURS_PER_WEEK))
+    expected = tenant_expected_load(prior, TenantObservation(peak_load=2.0, history_seconds=10), 100)
+    assert expected.basis == "plan+partial history"
+    assert expected.hourly == tuple(4 * x for x in prior)
+    untouched = tenant_expected_load(prior, TenantObservation(peak_load=0.2, history_seconds=10), 100)
+    assert (untouched.basis, untouched.hourly) == ("plan", prior)
