@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # One command: set up this machine, then every check: ruff, yamllint, ansible-lint, pytest
 # (all of tests/, the lab integration tests included) and every molecule scenario.
-# Two lanes run side by side, because much of each is waiting on apt, SSH and podman
-# rather than on a CPU: the linters then pytest in one, the molecule scenarios one after
-# another in the other. Each check's output goes to .test-logs/NAME.log, printed when the
+# Three lanes run side by side, because much of each is waiting on apt, pip, SSH and
+# podman rather than on a CPU: the linters then pytest in one, the molecule scenarios
+# split over the other two. Each check's output goes to .test-logs/NAME.log, printed when the
 # check ends (whole on failure, its last lines on success), so lanes never interleave.
 # Runs them all even after a failure, prints what passed, exits 1 if anything failed.
 set -euo pipefail
@@ -55,23 +55,36 @@ lane_checks() {
     step pytest 2400 python -m pytest -q tests
 }
 
-lane_molecule() {
-    local file scenario found=0
-    for file in molecule/*/molecule.yml; do
-        [ -e "$file" ] || continue
-        found=1
-        scenario="$(basename "$(dirname "$file")")"
-        step "molecule $scenario" 1800 molecule test -s "$scenario"
+# The molecule scenarios, longest first, dealt alternately to two lanes (each lane runs
+# its scenarios one after another; the two lanes and the checks run side by side).
+scenario_order=(monitoring base bbb gateway coturn capacity_exporter)
+scenarios=()
+for name in "${scenario_order[@]}"; do
+    [ -e "molecule/$name/molecule.yml" ] && scenarios+=("$name")
+done
+for file in molecule/*/molecule.yml; do
+    [ -e "$file" ] || continue
+    name="$(basename "$(dirname "$file")")"
+    [[ " ${scenarios[*]} " == *" $name "* ]] || scenarios+=("$name")
+done
+[ "${#scenarios[@]}" -gt 0 ] || echo "NONE  molecule: no scenario found in molecule/*/molecule.yml" > "$LOGS/molecule.result"
+
+lane_molecule() {  # lane_molecule LANE(0|1): every other scenario, from LANE
+    local i
+    for (( i = $1; i < ${#scenarios[@]}; i += 2 )); do
+        step "molecule ${scenarios[$i]}" 1800 molecule test -s "${scenarios[$i]}"
     done
-    [ "$found" -eq 1 ] || echo "NONE  molecule: no scenario found in molecule/*/molecule.yml" > "$LOGS/molecule.result"
 }
 
 lane_checks &
 checks_pid=$!
-lane_molecule &
-molecule_pid=$!
+lane_molecule 0 &
+molecule0_pid=$!
+lane_molecule 1 &
+molecule1_pid=$!
 wait "$checks_pid" || true
-wait "$molecule_pid" || true
+wait "$molecule0_pid" || true
+wait "$molecule1_pid" || true
 
 printf '\n\033[1m==> summary\033[0m\n'
 failed=0
