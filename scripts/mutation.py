@@ -126,8 +126,10 @@ def rerun_survivors(work: Path, modules: list[str], n: int | None) -> None:
     test) last time; killed ones stay killed (tests are only ever added). Test stats are
     collected anew, so new tests are asked too."""
     found = results(work)
-    again = [m for m, status in found.items() if status in ("survived", "no tests") and mutant_module(m) in modules
-             and (n is None or _drawn(work, m))]
+    # "not checked" too: what an interrupted rerun had reset and not run yet
+    again = [m for m, status in found.items() if mutant_module(m) in modules and (
+             (status in ("survived", "no tests") and (n is None or _drawn(work, m, n)))
+             or (status == "not checked" and n is not None and _drawn(work, m, n)))]
     for meta in (work / "mutants").rglob("*.py.meta"):
         data = json.loads(meta.read_text())
         for name in again:
@@ -140,9 +142,10 @@ def rerun_survivors(work: Path, modules: list[str], n: int | None) -> None:
         mutmut(work, "run", "--max-children", "1", *again[start:start + 50], check=False)
 
 
-def _drawn(work: Path, name: str) -> bool:
+def _drawn(work: Path, name: str, n: int | None = None) -> bool:
+    """In the sample drawn for its module (its first `n`: a smaller sample is a prefix)."""
     drawn = work / f"sample-{mutant_module(name)}.txt"
-    return drawn.exists() and name in drawn.read_text().split()
+    return drawn.exists() and name in drawn.read_text().split()[:n]
 
 
 def run(work: Path, modules: list[str], n: int | None, seed: int) -> None:
@@ -177,7 +180,7 @@ def report(work: Path, modules: list[str], config: dict, n: int | None, seed: in
         module = mutant_module(name)
         if module not in modules:
             continue
-        if n is not None and not _drawn(work, name):
+        if n is not None and not _drawn(work, name, n):
             continue
         c = counts[module]
         c["mutants"] += 1

@@ -92,3 +92,21 @@ def test_without_fleet_tenants_a_single_group_vars_all_file_gets_them(example_co
     set_tenant(example_copy, *NEW, create=True)
     assert not all_dir.exists()
     assert "choir-quebec:" in single.read_text()
+
+
+def test_a_secret_is_refused_without_a_vault_file_and_when_it_exists(example_copy: Path) -> None:
+    from meetfleet.fleet.writer import InventoryWriteError, edit_inventory
+
+    vault = example_copy / "group_vars" / "all" / "vault.yml"
+    assert not vault.exists()
+    with pytest.raises(InventoryWriteError) as none, edit_inventory(example_copy, "test") as session:
+        session.add_secret("vault_gateway_secret_x", "s3cret")
+    assert [(p.file, p.key) for p in none.value.problems] == [(vault, "(file)")]
+    assert "ansible-vault create" in none.value.problems[0].message
+    vault.write_text("vault_gateway_secret_x: old\n")
+    vault.chmod(0o600)
+    with pytest.raises(InventoryWriteError) as twice, edit_inventory(example_copy, "test") as session:
+        session.add_secret("vault_gateway_secret_x", "n3w-s3cret")
+    assert [(p.file, p.key) for p in twice.value.problems] == [(vault, "vault_gateway_secret_x")]
+    assert vault.read_text() == "vault_gateway_secret_x: old\n"
+    assert "s3cret" not in str(none.value) and "n3w-s3cret" not in str(twice.value)
