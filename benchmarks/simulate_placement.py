@@ -1,6 +1,12 @@
 """A year of tenant arrivals replayed against placement policies.
 
     .venv/bin/python benchmarks/simulate_placement.py [--seed 7] [--json]
+    .venv/bin/python benchmarks/simulate_placement.py --report [--seeds 1000-1099] [--region ca]
+        [--variant "growth"] [--workers 2] [--log results.jsonl] [--json]
+
+--report: wins, losses and ties of most_spare and pack against every baseline and each
+other, seed by seed, over seeds never used for tuning, on the trace as assumed and on
+traces that break its assumptions (VARIANTS); the figures are in docs/testing.md.
 
 The trace (seeded, deterministic): tenants join through the year, each with a plan, a
 time zone in its region, a usage level (share of its plan's cap it reaches on its
@@ -17,7 +23,8 @@ Policies, all placing in the tenant's region:
                 at the plans' caps, else the most spare);
   round-robin   the next server in turn;
   least-load    Scalelite-like: least load at the moment of placement, per unit of capacity;
-  b3lb-like     least attendees + 30 x meetings + a CPU term at the moment of placement.
+  b3lb-like     least attendees + 30 x meetings + a CPU term at the moment of placement;
+  least-peak    history-aware: the least peak over the window (28 days) per unit of capacity.
 
 For each: server-minutes over capacity, mean utilisation on a fixed fleet (the same
 servers for every policy), and servers needed (the smallest fleet per region with no
