@@ -52,7 +52,7 @@ lane_checks() {
     step ruff 300 ruff check .
     step yamllint 300 yamllint .
     step ansible-lint 900 ansible-lint --offline
-    step pytest 2400 python -m pytest -q tests
+    step pytest 3300 python -m pytest -q tests
 }
 
 # The molecule scenarios, longest first, dealt alternately to two lanes (each lane runs
