@@ -258,19 +258,11 @@ class InventoryEdit:
 
         Refused (InventoryWriteError, nothing staged) when the variable exists, or when there
         is no vault file: a new plain one would put a secret in git."""
-        from meetfleet.fleet.vault import decrypt_file, encrypt_file
-
         path = self.vault_file()
         if path is None:
             raise InventoryWriteError(f"add the secret {variable}", [Problem(
                 self.directory / "group_vars" / "all" / "vault.yml", "(file)",
                 "there is no vault file to keep the secret in: create it with `ansible-vault create`")])
-        read = self.inventory.files.text(path) if path not in self.staged else (self.staged[path], 0)
-        if isinstance(read, Problem):
-            raise InventoryWriteError(f"add the secret {variable}", [read])
-        text = read[0]
-        encrypted = text.lstrip().startswith(VAULT_HEADER)
-        plain = decrypt_file(path, text, variable) if encrypted else text
 
         def mutate(data: CommentedMap) -> None:
             if variable in data:
@@ -278,8 +270,7 @@ class InventoryEdit:
                     Problem(path, variable, "already exists; remove it first to make a new one")])
             data[variable] = value
 
-        new_plain = _render(path, plain, mutate)
-        self.staged[path] = encrypt_file(path, new_plain, variable) + "\n" if encrypted else new_plain
+        self._edit_vault(path, variable, f"add the secret {variable}", mutate)
         return path
 
     def remove_tenant(self, name: str) -> Path:
@@ -303,17 +294,9 @@ class InventoryEdit:
         a plain one keeps its mode. Returns the file, or None (nothing staged) when there is
         no vault file or the variable is not in it. A vault that cannot be decrypted is
         refused (InventoryError): a secret must not be left behind unnoticed."""
-        from meetfleet.fleet.vault import decrypt_file, encrypt_file
-
         path = self.vault_file()
         if path is None:
             return None
-        read = self.inventory.files.text(path) if path not in self.staged else (self.staged[path], 0)
-        if isinstance(read, Problem):
-            raise InventoryWriteError(f"remove the secret {variable}", [read])
-        text = read[0]
-        encrypted = text.lstrip().startswith(VAULT_HEADER)
-        plain = decrypt_file(path, text, variable) if encrypted else text
         found: list[bool] = []
 
         def mutate(data: CommentedMap) -> None:
@@ -321,11 +304,26 @@ class InventoryEdit:
             if variable in data:
                 del data[variable]
 
-        new_plain = _render(path, plain, mutate)
+        staged = dict(self.staged)
+        self._edit_vault(path, variable, f"remove the secret {variable}", mutate)
         if not found or not found[0]:
+            self.staged = staged  # nothing to remove: nothing staged
             return None
-        self.staged[path] = encrypt_file(path, new_plain, variable) + "\n" if encrypted else new_plain
         return path
+
+    def _edit_vault(self, path: Path, variable: str, what: str, mutate: Callable[[CommentedMap], None]) -> None:
+        """Stage `mutate` applied to the vault file: an encrypted one decrypted, edited and
+        encrypted again with the same password; a plain one edited as it is."""
+        from meetfleet.fleet.vault import decrypt_file, encrypt_file
+
+        read = self.inventory.files.text(path) if path not in self.staged else (self.staged[path], 0)
+        if isinstance(read, Problem):
+            raise InventoryWriteError(what, [read])
+        text = read[0]
+        encrypted = text.lstrip().startswith(VAULT_HEADER)
+        plain = decrypt_file(path, text, variable) if encrypted else text
+        new_plain = _render(path, plain, mutate)
+        self.staged[path] = encrypt_file(path, new_plain, variable) + "\n" if encrypted else new_plain
 
     def vault_file(self) -> Path | None:
         """group_vars/all/vault.yml (or .yaml), where the inventories keep their secrets."""
