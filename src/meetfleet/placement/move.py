@@ -21,12 +21,11 @@ from meetfleet.placement.spare import LoadModel, PlacementSettings
 REFUSING_STATES = (ServerState.CORDONED, ServerState.DRAINING)  # retired: the inventory refuses it
 
 
-@dataclass(frozen=True)
-class MoveVerdict:
-    target: str
-    reasons: tuple[str, ...]  # why the target cannot take the tenant; empty when it can
-    expected: ExpectedLoad | None = None  # the tenant's expected week (None: capacity not checked)
-    decision: Decision | None = None  # every server ranked for the tenant (None: capacity not checked)
+class _Verdict:
+    """What both verdicts answer from their `reasons` and `decision`."""
+
+    reasons: tuple[str, ...]
+    decision: Decision | None
 
     @property
     def ok(self) -> bool:
@@ -36,6 +35,14 @@ class MoveVerdict:
     def best(self) -> str | None:
         """The server placement would choose for the tenant now, if the capacity was checked."""
         return self.decision.chosen if self.decision else None
+
+
+@dataclass(frozen=True)
+class MoveVerdict(_Verdict):
+    target: str
+    reasons: tuple[str, ...]  # why the target cannot take the tenant; empty when it can
+    expected: ExpectedLoad | None = None  # the tenant's expected week (None: capacity not checked)
+    decision: Decision | None = None  # every server ranked for the tenant (None: capacity not checked)
 
 
 def state_refusal(fleet: Fleet, target: str) -> str | None:
@@ -75,7 +82,7 @@ def check_forced_move(fleet: Fleet, observations: Observations | None, target: s
 
 
 @dataclass(frozen=True)
-class PlanVerdict:
+class PlanVerdict(_Verdict):
     """Whether a tenant's server can take it under another plan (`meetfleet tenant plan`)."""
 
     server: str | None
@@ -83,15 +90,6 @@ class PlanVerdict:
     reasons: tuple[str, ...] = ()  # why its server cannot take it; empty when it can
     expected: ExpectedLoad | None = None  # its expected week at the new plan (None: not checked)
     decision: Decision | None = None  # every server ranked for it at the new plan (None: not checked)
-
-    @property
-    def ok(self) -> bool:
-        return not self.reasons
-
-    @property
-    def best(self) -> str | None:
-        """The server placement would pick for it at the new plan (never its own, when refused)."""
-        return self.decision.chosen if self.decision else None
 
 
 def is_bigger_plan(fleet: Fleet, old: str, new: str) -> bool:
