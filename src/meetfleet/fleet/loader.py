@@ -3,7 +3,7 @@
 The inventory is an ordinary Ansible inventory directory::
 
     hosts.yml                      hosts under role groups (bbb, greenlight, ...)
-    group_vars/all/*.yml           fleet_regions, fleet_plans, fleet_tenants
+    group_vars/all/*.yml           fleet_regions, fleet_plans, fleet_tenants, fleet_sso, ...
     group_vars/GROUP[.yml|/*.yml]  group variables
     host_vars/HOST[.yml|/*.yml]    per-host variables (fleet_region, fleet_provider, ...)
 
@@ -54,9 +54,11 @@ from meetfleet.fleet.model import (
     Plan,
     Region,
     ServerState,
+    Sso,
     StaticSource,
     Tenant,
 )
+from meetfleet.fleet.sso_checks import SsoProblem, greenlight_problem, realm_problems, unique_problems
 from meetfleet.fleet.yamlio import YamlDoc, echo, label, resolve_link
 
 INVENTORY_FILES = ("hosts.yml", "hosts.yaml")
@@ -423,7 +425,9 @@ def _message(err: Any) -> str:
         return "is not a known key (typo?)"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    if "input" in err:
+    # a mapping is not echoed: the problem is about it as a whole (its keys are reported
+    # one by one), and it may hold what must not be printed (fleet_sso.smtp.password)
+    if "input" in err and not isinstance(err["input"], dict):
         msg = f"{msg} (got {echo(err['input'])})"
     return msg
 
@@ -735,28 +739,25 @@ def _build(raw: _Raw) -> Fleet | None:
                 f"unknown region {host.region!r} (fleet_regions has: {', '.join(sorted(regions))})",
             ))
 
-    tenants_file, tenants_doc = (raw.fleet["fleet_tenants"][0], raw.fleet["fleet_tenants"][1]) \
-        if "fleet_tenants" in raw.fleet else (None, None)
     claimed: dict[str, str] = {}  # origin server name -> the tenant that claims it
     for tenant in tenants.values():
-        body = tenants_file.value.get(tenant.name) if tenants_file else None
-        line = tenants_doc.line_of(tenants_file.value, tenant.name) if tenants_doc else None
-
-        def where(key: str, line: int | None = line, body: Any = body) -> Sourced:
-            at = tenants_doc.line_of(body, key) if tenants_doc else None
-            return Sourced(None, tenants_file.file if tenants_file else raw.root, at or line)
-
         for key, message in _tenant_problems(tenant, regions, plans, hosts):
             if getattr(tenant, key) in raw.invalid:
                 continue
-            raw.problems.append(where(key).problem(f"fleet_tenants.{tenant.name}.{key}", message))
+            raw.problems.append(_tenant_key(raw, tenant.name, key).problem(f"fleet_tenants.{tenant.name}.{key}",
+                                                                           message))
         for server_name in tenant.origin_server_names:
             other = claimed.setdefault(server_name.lower(), tenant.name)
             if other != tenant.name:
-                raw.problems.append(where("origin_server_names").problem(
+                raw.problems.append(_tenant_key(raw, tenant.name, "origin_server_names").problem(
                     f"fleet_tenants.{tenant.name}.origin_server_names",
                     f"{server_name!r} is claimed by tenants {other!r} and {tenant.name!r}: a meeting from "
                     "that front end can belong to one tenant only"))
+    raw.problems.extend(_sso_problem(raw, p) for p in unique_problems(tenants.values()))
+    sso = _fleet_setting(raw, "fleet_sso", Sso)
+    if sso is not None:
+        nextcloud_hosts = [host.name for host in hosts.values() if "nextcloud" in host.roles]
+        raw.problems.extend(_sso_problem(raw, p) for p in realm_problems(sso, tenants.values(), nextcloud_hosts))
 
     capacity_source = _fleet_setting(raw, "fleet_capacity_source", CapacitySource)
     gateway = _fleet_setting(raw, "fleet_gateway", Gateway)
@@ -764,7 +765,29 @@ def _build(raw: _Raw) -> Fleet | None:
     if raw.problems:
         return None
     return Fleet(regions=regions, plans=plans, hosts=hosts, tenants=tenants,
-                 capacity_source=capacity_source, placement_policy=policy, gateway=gateway)
+                 capacity_source=capacity_source, placement_policy=policy, gateway=gateway, sso=sso)
+
+
+def _tenant_key(raw: _Raw, tenant: str, key: str) -> Sourced:
+    """Where tenant `tenant`'s `key` is written (the tenant's own line when it is not)."""
+    entry = raw.fleet.get("fleet_tenants")
+    if entry is None or not isinstance(entry[0].value, dict):
+        return Sourced(None, raw.root, None)
+    sourced, doc = entry
+    body = sourced.value.get(tenant)
+    line = doc.line_of(sourced.value, tenant)
+    at = doc.line_of(body, key) if isinstance(body, dict) else None
+    return Sourced(None, sourced.file, at or line)
+
+
+def _sso_problem(raw: _Raw, problem: SsoProblem) -> Problem:
+    """`problem` at the file and line of its key: a tenant's, or fleet_sso's."""
+    if problem.tenant is not None:
+        where = _tenant_key(raw, problem.tenant, problem.key)
+        return where.problem(f"fleet_tenants.{problem.tenant}.{problem.key}", problem.message)
+    sourced, doc = raw.fleet["fleet_sso"]
+    line = doc.line_of(sourced.value, problem.key) if isinstance(sourced.value, dict) else None
+    return Problem(sourced.file, _at(f"fleet_sso.{problem.key}", line or sourced.line), problem.message)
 
 
 def _fleet_setting(raw: _Raw, key: str, model: type[BaseModel]) -> Any:
@@ -806,7 +829,6 @@ def _tenant_problems(tenant: Tenant, regions: dict[str, Region], plans: dict[str
                                  f"the tenant in {tenant.region!r}")
         elif server.bbb.state == ServerState.RETIRED:
             yield "bbb_server", f"{tenant.bbb_server!r} is retired and can hold no tenant"
-    if tenant.greenlight is not None:
-        front = hosts.get(tenant.greenlight)
-        if front is None or "greenlight" not in front.roles:
-            yield "greenlight", f"{tenant.greenlight!r} is not a host in the greenlight group"
+    greenlight_hosts = {name for name, host in hosts.items() if "greenlight" in host.roles}
+    if (message := greenlight_problem(tenant, greenlight_hosts)) is not None:
+        yield "greenlight", message

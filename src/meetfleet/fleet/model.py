@@ -8,13 +8,24 @@ inventory's keys without their `fleet_` prefix.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    model_validator,
+)
 
 from meetfleet.capacity.load import DEFAULT_LOAD_UNITS_PER_CPU
 
@@ -54,7 +65,7 @@ HOST_KEYS: dict[str, str] = {
 }
 # Fleet-wide keys: each defined once, in group_vars/all/.
 FLEET_KEYS: tuple[str, ...] = ("fleet_regions", "fleet_plans", "fleet_tenants", "fleet_capacity_source",
-                               "fleet_placement_policy", "fleet_gateway")
+                               "fleet_placement_policy", "fleet_gateway", "fleet_sso")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _NAME_PATTERN = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"
@@ -135,6 +146,13 @@ BbbApiUrl = Annotated[StrictStr, StringConstraints(max_length=MAX_URL),
 OriginServerName = Annotated[StrictStr, StringConstraints(
     pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$", max_length=253)]
 Token = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)]
+# An Ansible variable's name (a vault variable a secret is read from).
+VariableName = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+# A mail domain (a member organisation's e-mail addresses end in @DOMAIN): a lowercase DNS
+# name with at least one dot.
+MailDomain = Annotated[StrictStr, StringConstraints(
+    pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", max_length=253)]
+MAX_SSO_DOMAINS = 64
 
 
 class ServerState(StrEnum):
@@ -232,6 +250,9 @@ class Tenant(_Strict):
     # meta_tenant tag; lets the exporter attribute meetings to the tenant. One tenant's
     # each (the loader refuses a name two tenants claim).
     origin_server_names: Annotated[tuple[OriginServerName, ...], Field(max_length=MAX_ORIGIN_SERVER_NAMES)] = ()
+    # its members' e-mail domains: the domains of its organization in the realm (Keycloak
+    # routes a sign-in by them; docs/sso.md)
+    sso_domains: Annotated[tuple[MailDomain, ...], Field(max_length=MAX_SSO_DOMAINS)] = ()
     timezone: TimeZone | None = None
     # caps that replace the plan's for this tenant only (fleet_tenants.NAME.limits)
     limits: TenantLimits | None = None
@@ -285,6 +306,130 @@ class Gateway(_Strict):
         return "vault_gateway_secret_" + tenant.replace("-", "_").replace(".", "_")
 
 
+# Client ids the realm gives the cooperative's own services (docs/sso.md); no tenant's
+# sso_client may take one.
+NEXTCLOUD_CLIENT_ID = "nextcloud"
+SHARED_GREENLIGHT_CLIENT_ID = "shared-greenlight"
+RESERVED_CLIENT_IDS: dict[str, str] = {
+    NEXTCLOUD_CLIENT_ID: "the realm's Nextcloud client",
+    SHARED_GREENLIGHT_CLIENT_ID: "the realm's shared Greenlight client",
+}
+DEFAULT_PASSWORD_POLICY = "length(12) and notUsername and notEmail"  # noqa: S105 (a policy, not a password)
+MAX_PASSWORD_POLICY = 1024
+
+
+def check_https_site(value: str) -> str:
+    """`value` if it is the https URL of a site (check_http_url, https only, no ?query):
+    sign-in sends passwords and tokens, never over plain http."""
+    check_http_url(value)
+    if urlsplit(value).scheme != "https":
+        raise ValueError("must be an https:// URL: sign-in sends passwords and tokens")
+    if "?" in value:
+        raise ValueError("must not have a ?query: it is the base of the site's paths")
+    return value
+
+
+HttpsSiteUrl = Annotated[StrictStr, StringConstraints(max_length=MAX_URL), AfterValidator(check_https_site)]
+
+
+def _realm_name(value: str) -> str:
+    if value == "master":
+        raise ValueError("must not be 'master', Keycloak's administration realm: the members' realm is its own")
+    return value
+
+
+# A realm's name: one lowercase DNS label (it is in every URL of the realm).
+RealmName = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", max_length=63),
+                      AfterValidator(_realm_name)]
+_POLICY_TERM = re.compile(r"[A-Za-z]+(\(.*\))?")
+
+
+def _password_policy(value: str) -> str:
+    if not all(_POLICY_TERM.fullmatch(term) for term in value.split(" and ")):
+        raise ValueError("is not in Keycloak's syntax: policies joined by ' and ', each NAME or NAME(VALUE), "
+                         f"e.g. {DEFAULT_PASSWORD_POLICY!r}")
+    return value
+
+
+PasswordPolicy = Annotated[StrictStr, StringConstraints(min_length=1, max_length=MAX_PASSWORD_POLICY),
+                           AfterValidator(_single_line), AfterValidator(_password_policy)]
+MailAddress = Annotated[StrictStr, StringConstraints(
+    pattern=r"^[^@\s\x00-\x1f\x7f<>\"]+@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$", max_length=254)]
+
+
+class SsoSmtp(_Strict):
+    """The mail server Keycloak sends address checks and password resets through
+    (fleet_sso.smtp). The password is never written here: `password_variable` names the
+    vault variable that holds it."""
+
+    host: HostName
+    port: Annotated[StrictInt, Field(gt=0, le=65535)] = 587
+    sender: MailAddress = Field(alias="from")
+    starttls: StrictBool = True
+    ssl: StrictBool = False
+    user: Annotated[StrictStr, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\s]+$")] | None = None
+    password_variable: VariableName | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password_value(cls, data: object) -> object:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError("password: never the value here; put it in the vault and name its variable in "
+                             "password_variable (e.g. vault_sso_smtp_password)")
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SsoSmtp:
+        if self.starttls and self.ssl:
+            raise ValueError("starttls and ssl are both true: a mail server speaks one of them on a port "
+                             "(ssl: TLS from the start, usually port 465; starttls: usually 587)")
+        if (self.user is None) != (self.password_variable is None):
+            raise ValueError("user and password_variable go together (a login needs both; neither: no login)")
+        return self
+
+
+class Sso(_Strict):
+    """The cooperative's single sign-on: one Keycloak realm (fleet_sso; docs/sso.md).
+
+    Every tenant is an organization of the realm; a tenant with its own Greenlight also has
+    its own client (its sso_client, redirecting to its origin_server_names). `nextcloud`:
+    the Nextcloud site's URL (default: https:// and the one host of the nextcloud group);
+    `shared_greenlight`: the Greenlight members without their own sign in to, if any."""
+
+    realm: RealmName
+    display_name: Annotated[StrictStr, StringConstraints(min_length=1, max_length=MAX_DESCRIPTION),
+                            AfterValidator(_single_line)]
+    public_url: HttpsSiteUrl
+    registration_allowed: StrictBool = False
+    verify_email: StrictBool = True
+    password_policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY
+    brute_force_protected: StrictBool = True
+    smtp: SsoSmtp | None = None
+    nextcloud: HttpsSiteUrl | None = None
+    shared_greenlight: HttpsSiteUrl | None = None
+
+    @model_validator(mode="after")
+    def _mail_to_verify(self) -> Sso:
+        if self.verify_email and self.smtp is None:
+            raise ValueError("verify_email is true but there is no smtp: Keycloak cannot send the address check "
+                             "(give smtp, or verify_email: false)")
+        return self
+
+    def nextcloud_url(self, nextcloud_hosts: Collection[str]) -> str | None:
+        """The Nextcloud site's URL: `nextcloud`, else https://HOST of the nextcloud group's
+        one host; None with no such host or several (the loader refuses several)."""
+        if self.nextcloud is not None:
+            return self.nextcloud
+        hosts = sorted(set(nextcloud_hosts))
+        return f"https://{hosts[0]}" if len(hosts) == 1 else None
+
+    @staticmethod
+    def secret_variable(client_id: str) -> str:
+        """The vault variable holding client `client_id`'s secret: each character that cannot
+        be in a variable's name (-, ., ...) as _."""
+        return "vault_sso_client_secret_" + re.sub(r"[^A-Za-z0-9_]", "_", client_id)
+
+
 class Fleet(_Strict):
     """The whole validated inventory."""
 
@@ -295,6 +440,7 @@ class Fleet(_Strict):
     capacity_source: CapacitySource | None = None
     placement_policy: PlacementPolicy = PlacementPolicy.MOST_SPARE
     gateway: Gateway | None = None
+    sso: Sso | None = None
 
     @property
     def bbb_servers(self) -> dict[str, Host]:
