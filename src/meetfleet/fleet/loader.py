@@ -417,7 +417,9 @@ def _read_vars_dir(raw: _Raw, directory: Path, into: dict[str, dict[str, Sourced
 # --- building and cross-checking ------------------------------------------------------
 
 
-def _message(err: Any) -> str:
+def validation_message(err: Any) -> str:
+    """One of pydantic's errors as the inventory's messages say it (what is wrong, the value
+    echoed short; the key is the caller's to name)."""
     msg = err["msg"]
     if err["type"] == "missing":
         return "is required but missing"
@@ -449,14 +451,27 @@ def _validate(raw: _Raw, model: type[BaseModel], data: dict[str, Any],
             if fields and field_name in fields:
                 inventory_key, where = fields[field_name]
                 key = ".".join([key_prefix, inventory_key, *loc[1:]])
-                raw.problems.append(where.problem(key, _message(err)))
+                raw.problems.append(where.problem(key, validation_message(err)))
                 continue
             key = ".".join([key_prefix, *loc]) if loc else key_prefix
-            line = origin.line
-            if doc is not None and field_name:
-                line = doc.line_of(node, field_name) or line
-            raw.problems.append(Problem(origin.file, _at(key, line), _message(err)))
+            line = _deepest_line(doc, node, err["loc"]) if doc is not None else None
+            raw.problems.append(Problem(origin.file, _at(key, line or origin.line), validation_message(err)))
         return None
+
+
+def _deepest_line(doc: YamlDoc, node: Any, loc: tuple[Any, ...]) -> int | None:
+    """The line of the innermost key of `loc` written in `node` (fleet_sso.smtp.port: the
+    line of port, not of smtp), or None."""
+    line = None
+    for part in loc:
+        if isinstance(part, str) and isinstance(node, dict) and part in node:
+            line = doc.line_of(node, part) or line
+            node = node[part]
+        elif isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            break
+    return line
 
 
 def _fleet_map(raw: _Raw, key: str) -> tuple[dict[str, Any], Sourced | None, YamlDoc | None]:

@@ -353,8 +353,16 @@ def _password_policy(value: str) -> str:
 
 PasswordPolicy = Annotated[StrictStr, StringConstraints(min_length=1, max_length=MAX_PASSWORD_POLICY),
                            AfterValidator(_single_line), AfterValidator(_password_policy)]
-MailAddress = Annotated[StrictStr, StringConstraints(
-    pattern=r"^[^@\s\x00-\x1f\x7f<>\"]+@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$", max_length=254)]
+_MAIL_ADDRESS = re.compile(r"[^@\s\x00-\x1f\x7f<>\"]+@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def _mail_address(value: str) -> str:
+    if not _MAIL_ADDRESS.fullmatch(value):
+        raise ValueError("must be a mail address (NAME@DOMAIN, e.g. sso@example.coop)")
+    return value
+
+
+MailAddress = Annotated[StrictStr, StringConstraints(max_length=254), AfterValidator(_mail_address)]
 
 
 class SsoSmtp(_Strict):

@@ -47,7 +47,7 @@ def unique_problems(tenants: Iterable[Tenant]) -> Iterator[SsoProblem]:
                 yield SsoProblem(
                     tenant.name,
                     "sso_domains",
-                    f"{domain!r} is also tenant {owner!r}'s: a mail domain belongs to one organization of the realm",
+                    f"{domain!r} is also in tenant {owner!r}'s: a mail domain belongs to one organization of the realm",
                 )
         client_id = tenant.sso_client
         if client_id is None:
@@ -65,7 +65,7 @@ def unique_problems(tenants: Iterable[Tenant]) -> Iterator[SsoProblem]:
             yield SsoProblem(
                 tenant.name,
                 "sso_client",
-                f"{client_id!r} is also tenant {owner!r}'s sso_client: a client id names one client",
+                f"{client_id!r} is also the sso_client of tenant {owner!r}: a client id names one client",
             )
 
 

@@ -73,17 +73,18 @@ def desired_realm(sso: Sso, tenants: Iterable[Tenant], nextcloud_hosts: Collecti
 
 
 def _smtp(smtp: SsoSmtp | None) -> dict[str, Any]:
-    """Keycloak's mail settings; {} without smtp. `user` None: no login."""
+    """Keycloak's mail settings; {} without smtp. `user` and `password_variable` only when
+    the server wants a login (never null: a template's `| default('')` reads their absence)."""
     if smtp is None:
         return {}
+    login = {} if smtp.user is None else {"user": smtp.user, "password_variable": smtp.password_variable}
     return {
         "host": smtp.host,
         "port": smtp.port,
         "from": smtp.sender,
         "starttls": smtp.starttls,
         "ssl": smtp.ssl,
-        "user": smtp.user,
-        "password_variable": smtp.password_variable,
+        **login,
     }
 
 
