@@ -71,6 +71,9 @@ def serve_standin() -> Iterator[Standin]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    # Each request's thread is joined on stop (server_close): none is left to write into
+    # the next test's output.
+    server.daemon_threads = False
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -78,4 +81,5 @@ def serve_standin() -> Iterator[Standin]:
         yield state
     finally:
         server.shutdown()
+        thread.join(timeout=10)
         server.server_close()

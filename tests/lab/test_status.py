@@ -63,6 +63,6 @@ def test_status_command_json(probed) -> None:
     probed([HEALTHY, HostStatus("b.lab", 2222, "exited", "-", ssh=False)])
     result = CliRunner().invoke(cli, ["lab", "status", "-i", str(LAB_INVENTORY), "--json"])
     assert result.exit_code == 1
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # stdout only: stderr is for people
     assert data["healthy"] is False
     assert [h["healthy"] for h in data["hosts"]] == [True, False]
