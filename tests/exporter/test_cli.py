@@ -123,14 +123,15 @@ def test_daemon_serves_behind_basic_auth_and_tls_and_stops_on_sigterm(lab: Fleet
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "capacity_exporter.main", "--inventory", str(lab.inventory), "--secrets",
-         str(lab.secrets_file), "--listen", f"127.0.0.1:{port}", "--interval", "2", "--timeout", "1",
+         str(lab.secrets_file), "--listen", f"127.0.0.1:{port}", "--interval", "5", "--timeout", "4",
          "--web-config", str(web)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     url = f"https://127.0.0.1:{port}/metrics"
     try:
         with httpx.Client(verify=ssl.create_default_context(cafile=cert), timeout=3) as client:
-            deadline = time.monotonic() + 10
+            # A bound on failure, not a pace: on a loaded machine start-up alone takes seconds.
+            deadline = time.monotonic() + 60
             while True:
                 try:
                     response = client.get(url, auth=("prometheus", "scrape-pw"))
