@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""TEST ONLY probe, run inside the molecule container: reads the admin API and signs a user in.
+
+  keycloak_probe.py get PATH            admin API GET /admin/realms/meetfleet/PATH (PATH may be "")
+  keycloak_probe.py ensure-user         the test user alice (e-mail verified), password from a file
+  keycloak_probe.py signin CLIENT URI   authorization code flow (with PKCE) through nginx at the
+                                        public URL, as a browser would: login form, code, token
+                                        exchange with the client's secret; prints the tokens' claims
+
+Secrets are read from the files prepare.yml made, never taken from the command line or printed.
+Standard library only (the container's python3).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html.parser
+import http.cookiejar
+import json
+import secrets
+import ssl
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ADMIN_URL = "http://127.0.0.1:8080"
+PUBLIC_URL = "https://sso.test"
+REALM = "meetfleet"
+CA_FILE = "/etc/ssl/certs/molecule-sso.pem"
+USER = "alice"
+
+
+def secret(name: str) -> str:
+    return Path(f"/root/molecule-{name}").read_text().strip()
+
+
+def admin_token() -> str:
+    body = urllib.parse.urlencode({"grant_type": "password", "client_id": "admin-cli", "username": "meetfleet-admin",
+                                   "password": secret("keycloak-admin-password")}).encode()
+    with urllib.request.urlopen(f"{ADMIN_URL}/realms/master/protocol/openid-connect/token", body, timeout=30) as r:
+        return json.load(r)["access_token"]
+
+
+def admin(method: str, path: str, payload: object = None) -> object:
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(f"{ADMIN_URL}/admin/realms/{REALM}{path}", data=data, method=method,
+                                     headers={"Authorization": f"Bearer {admin_token()}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        text = r.read().decode()
+    return json.loads(text) if text else None
+
+
+def ensure_user() -> None:
+    if not admin("GET", f"/users?exact=true&username={USER}"):
+        admin("POST", "/users", {
+            "username": USER, "enabled": True, "email": f"{USER}@bakery.test", "emailVerified": True,
+            "firstName": "Alice", "lastName": "Baker",
+            "credentials": [{"type": "password", "value": secret("user-password"), "temporary": False}]})
+    print(json.dumps({"user": USER}))
+
+
+class LoginForm(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "form" and values.get("id") == "kc-form-login":
+            self.action = values.get("action")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
+        return None
+
+
+def claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def signin(client_id: str, redirect_uri: str) -> None:
+    context = ssl.create_default_context(cafile=CA_FILE)
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context),
+                                         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    state = secrets.token_urlsafe(16)
+    oidc = f"{PUBLIC_URL}/realms/{REALM}/protocol/openid-connect"
+    query = urllib.parse.urlencode({"client_id": client_id, "response_type": "code", "scope": "openid email",
+                                    "redirect_uri": redirect_uri, "state": state, "nonce": secrets.token_urlsafe(16),
+                                    "code_challenge": challenge, "code_challenge_method": "S256"})
+    with opener.open(f"{oidc}/auth?{query}", timeout=30) as r:
+        form = LoginForm()
+        form.feed(r.read().decode())
+    if not form.action:
+        sys.exit("no login form on the authorization page")
+    body = urllib.parse.urlencode({"username": USER, "password": secret("user-password"), "credentialId": ""}).encode()
+    try:
+        opener.open(form.action, body, timeout=30)
+        sys.exit("the login form did not redirect (wrong password, or a required action?)")
+    except urllib.error.HTTPError as redirect:
+        if redirect.code not in (302, 303):
+            sys.exit(f"login answered {redirect.code}")
+        location = redirect.headers["Location"]
+    back = urllib.parse.urlsplit(location)
+    params = urllib.parse.parse_qs(back.query)
+    if params.get("state") != [state] or "code" not in params:
+        sys.exit(f"redirected without a code for this state: {back.scheme}://{back.netloc}{back.path}")
+    exchange = urllib.parse.urlencode({
+        "grant_type": "authorization_code", "code": params["code"][0], "redirect_uri": redirect_uri,
+        "client_id": client_id, "client_secret": secret(f"client-secret-{client_id}"), "code_verifier": verifier,
+    }).encode()
+    with opener.open(f"{oidc}/token", exchange, timeout=30) as r:
+        tokens = json.load(r)
+    print(json.dumps({"redirected_to": f"{back.scheme}://{back.netloc}{back.path}",
+                      "id_token": claims(tokens["id_token"]), "access_token": claims(tokens["access_token"])}))
+
+
+def main() -> None:
+    command = sys.argv[1]
+    if command == "get":
+        print(json.dumps(admin("GET", sys.argv[2])))
+    elif command == "ensure-user":
+        ensure_user()
+    elif command == "signin":
+        signin(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(f"unknown command {command}")
+
+
+if __name__ == "__main__":
+    main()
