@@ -19,8 +19,9 @@ command -v apt-get >/dev/null || die "needs Debian or Ubuntu (apt-get not found)
 # without it every `podman run` on a network fails) + debootstrap (builds the lab image);
 # prometheus for the placement tests (its service is kept off, see below). The same names
 # exist on Debian 12 (podman 4.3) and 13 (podman 5.4).
+# maven fetches the Keycloak distribution the keycloak scenario's mirror serves (below).
 packages=(podman runc iptables debootstrap uidmap slirp4netns fuse-overlayfs prometheus redis-server
-          openssh-client python3-venv python3-pip git tar ca-certificates)
+          openssh-client python3-venv python3-pip git tar ca-certificates maven)
 optional=(netavark aardvark-dns)   # podman's network stack and its DNS (names between hosts)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -107,6 +108,33 @@ fi
 # --- podman settings, lab image, and the proof that it all works --------------------------
 say "meetfleet lab prepare (podman settings, the lab's base image: a minute or two the first time)"
 .venv/bin/meetfleet lab prepare
+# Debian 13, for the keycloak scenario (OpenJDK 21 is Debian 13's; Debian 12 has only 17).
+say "meetfleet lab prepare --image-name localhost/meetfleet-lab:trixie (the Debian 13 image, once)"
+.venv/bin/meetfleet lab prepare --image-name localhost/meetfleet-lab:trixie >/dev/null
+
+# --- Keycloak's distribution, for the lab's mirror (molecule/keycloak serves it to its host) --
+# The version roles/keycloak pins, from Maven Central (-C: a checksum mismatch fails), into
+# .lab-artifacts/ (git-ignored) with its sha256 recorded at download, which get_url checks.
+kc_version="$(sed -n 's/^keycloak_version: *"\{0,1\}\([0-9][0-9.]*\)"\{0,1\} *$/\1/p' roles/keycloak/defaults/main.yml)"
+[ -n "$kc_version" ] || die "no keycloak_version in roles/keycloak/defaults/main.yml"
+kc_dir=.lab-artifacts/keycloak
+kc_zip="$kc_dir/keycloak-quarkus-dist-$kc_version.zip"
+if [ -s "$kc_zip" ] && [ -s "$kc_zip.sha256" ] && (cd "$kc_dir" && sha256sum --quiet -c "$(basename "$kc_zip").sha256"); then
+    say "Keycloak $kc_version distribution: present ($kc_zip)"
+else
+    command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
+    say "mvn dependency:copy org.keycloak:keycloak-quarkus-dist:$kc_version:zip into $kc_dir"
+    mkdir -p "$kc_dir"
+    rm -f "$kc_zip" "$kc_zip.sha256"
+    log="$kc_dir/mvn.log"
+    if ! timeout 900 mvn -B -q -C dependency:copy "-Dartifact=org.keycloak:keycloak-quarkus-dist:$kc_version:zip" \
+            "-DoutputDirectory=$kc_dir" > "$log" 2>&1 || [ ! -s "$kc_zip" ]; then
+        tail -n 20 "$log" >&2
+        die "fetching Keycloak $kc_version from Maven Central failed (full log: $log)"
+    fi
+    (cd "$kc_dir" && sha256sum "$(basename "$kc_zip")" > "$(basename "$kc_zip").sha256")
+fi
+
 say "checking what the lab and the tests will call"
 if ! .venv/bin/python -m meetfleet.lab.doctor; then
     die "set-up check failed (above: what is missing, and the package to install)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from meetfleet.lab.hosts import LabHost
-from meetfleet.lab.image import apply_tweaks
+from meetfleet.lab.image import apply_tweaks, sources_list, suite_of
 from meetfleet.lab.settings import LabSettings
 from meetfleet.lab.up import container_mismatch
 
@@ -32,6 +32,16 @@ def test_tweaks_make_a_lab_host_image(tmp_path: Path) -> None:
     assert dropin[-3:] == ["ExecStartPre=", "ExecStartPre=/usr/bin/ssh-keygen -A", "ExecStartPre=/usr/sbin/sshd -t"]
     assert (root / "etc/machine-id").read_text() == ""
     assert [p.name for p in (root / "var/lib/apt/lists").iterdir()] == ["partial"]
+
+
+def test_the_image_tag_picks_the_debian_suite() -> None:
+    assert suite_of("localhost/meetfleet-lab:bookworm") == "bookworm"
+    assert suite_of("localhost/meetfleet-lab:trixie") == "trixie"
+    assert suite_of("localhost/meetfleet-lab:other") == "bookworm"
+    assert suite_of("registry.example:5000/meetfleet-lab") == "bookworm"
+    assert sources_list("http://m/debian", "trixie").splitlines() == [
+        "deb http://m/debian trixie main", "deb http://m/debian trixie-updates main",
+        "deb http://deb.debian.org/debian-security trixie-security main"]
 
 
 HOST = LabHost("a.lab", 2221, "root", Path("/k"), is_bbb=False)

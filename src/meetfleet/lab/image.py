@@ -1,6 +1,8 @@
 """The lab's base image: Debian 12 minbase with systemd and sshd, built locally with debootstrap.
 
 No registry is reachable here, so the image is made from Debian's packages and imported.
+An image tagged `:trixie` (`lab prepare --image-name localhost/meetfleet-lab:trixie`) is
+Debian 13 instead, for roles that need its packages (roles/keycloak: OpenJDK 21).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from meetfleet.lab.podman import LabError, exists, require_tool, run_tool
 from meetfleet.lab.settings import LabSettings
 
 SUITE = "bookworm"
+# Image tags that name another Debian suite; any other tag is SUITE.
+OTHER_SUITES = ("trixie",)
 PACKAGES = ("python3", "systemd", "systemd-sysv", "dbus", "iproute2", "sudo",
             "openssh-server", "ca-certificates", "python3-apt")
 DEBOOTSTRAP_TIMEOUT = 1200.0
@@ -31,15 +35,21 @@ ExecStartPre=/usr/sbin/sshd -t
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 
 
-def sources_list(mirror: str) -> str:
-    return (f"deb {mirror} {SUITE} main\n"
-            f"deb {mirror} {SUITE}-updates main\n"
-            f"deb {SECURITY_MIRROR} {SUITE}-security main\n")
+def suite_of(image: str) -> str:
+    """The Debian suite an image is built from: its tag when that names one, else SUITE."""
+    tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+    return tag if tag in OTHER_SUITES else SUITE
 
 
-def apply_tweaks(rootfs: Path, mirror: str) -> None:
+def sources_list(mirror: str, suite: str = SUITE) -> str:
+    return (f"deb {mirror} {suite} main\n"
+            f"deb {mirror} {suite}-updates main\n"
+            f"deb {SECURITY_MIRROR} {suite}-security main\n")
+
+
+def apply_tweaks(rootfs: Path, mirror: str, suite: str = SUITE) -> None:
     """Turn a debootstrapped tree into a lab host image (see module and docs/lab.md)."""
-    (rootfs / "etc/apt/sources.list").write_text(sources_list(mirror))
+    (rootfs / "etc/apt/sources.list").write_text(sources_list(mirror, suite))
     for key in (rootfs / "etc/ssh").glob("ssh_host_*"):
         key.unlink()  # identical host keys on every host would be wrong; made at boot instead
     dropin = rootfs / "etc/systemd/system/ssh.service.d/lab-hostkeys.conf"
@@ -58,14 +68,15 @@ def ensure_image(settings: LabSettings, progress: Callable[[str], None]) -> str:
     if exists("image", settings.image):
         return "present"
     require_tool("debootstrap")
-    progress(f"building {settings.image} with debootstrap from {settings.mirror} (a minute or two)")
+    suite = suite_of(settings.image)
+    progress(f"building {settings.image} ({suite}) with debootstrap from {settings.mirror} (a minute or two)")
     # /var/tmp: a rootfs is ~300 MB, too big for a tmpfs /tmp on small machines.
     with tempfile.TemporaryDirectory(prefix="meetfleet-lab-rootfs-", dir="/var/tmp") as tmp:
         rootfs = Path(tmp) / "rootfs"
         run_tool(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
-                  SUITE, str(rootfs), settings.mirror],
+                  suite, str(rootfs), settings.mirror],
                  timeout=DEBOOTSTRAP_TIMEOUT, what="debootstrap (is the Debian mirror reachable?)")
-        apply_tweaks(rootfs, settings.mirror)
+        apply_tweaks(rootfs, settings.mirror, suite)
         _import(rootfs, settings)
     return "created"
 
