@@ -45,7 +45,11 @@ def test_api_root_answers_without_checksum(bbb: TestServer) -> None:
     ("create", {"meetingID": "room"}, "missingParamName"),
     ("join", {"meetingID": "none", "fullName": "a"}, "invalidMeetingIdentifier"),
     ("end", {"meetingID": "none"}, "notFound"),
-    ("getRecordings", {}, "unsupportedRequest"),
+    ("publishRecordings", {"publish": "true"}, "missingParamRecordID"),
+    ("publishRecordings", {"recordID": "none", "publish": "true"}, "notFound"),
+    ("deleteRecordings", {"recordID": "none"}, "notFound"),
+    ("updateRecordings", {"recordID": "none", "meta_x": "y"}, "notFound"),
+    ("getRecordingTextTracks", {"recordID": "none"}, "unsupportedRequest"),
 ])
 def test_bbb_errors(bbb: TestServer, call: str, params: dict[str, str], key: str) -> None:
     fields = parse_response(_get(bbb, call, params)[1]).fields

@@ -22,7 +22,14 @@ import httpx
 from meetfleet.bbb.checksum import ALGORITHMS, sign_query
 from meetfleet.bbb.errors import BbbError, ErrorKind
 from meetfleet.bbb.models import CallResult, Meeting
-from meetfleet.bbb.parsing import DEFAULT_MAX_BYTES, check_returncode, meeting_from_fields, parse_response
+from meetfleet.bbb.parsing import (
+    DEFAULT_MAX_BYTES,
+    RecordingsResult,
+    check_returncode,
+    meeting_from_fields,
+    parse_recordings,
+    parse_response,
+)
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -162,6 +169,16 @@ class BbbClient:
     async def get_meetings(self, endpoint: BbbEndpoint, *, timeout: float | None = None) -> list[Meeting]:
         """Every meeting on the server (an empty list for noMeetings)."""
         return (await self.call(endpoint, "getMeetings", timeout=timeout)).meetings
+
+    async def get_recordings(self, endpoint: BbbEndpoint, params: Mapping[str, str] | None = None, *,
+                             keep=None, timeout: float | None = None) -> RecordingsResult:
+        """getRecordings (filters as BBB takes them: meetingID, recordID, state, meta_*); the
+        recordings `keep` accepts, as elements (an empty list for noRecordings)."""
+        answer = await self.fetch(endpoint, "getRecordings", params, timeout=timeout)
+        result = parse_recordings(answer.body, keep, self.max_bytes)
+        if result.fields.get("returncode") != "SUCCESS":
+            check_returncode(CallResult(fields=result.fields, metadata={}, meetings=[]))
+        return result
 
     async def get_meeting_info(self, endpoint: BbbEndpoint, meeting_id: str) -> Meeting:
         result = await self.call(endpoint, "getMeetingInfo", {"meetingID": meeting_id})

@@ -20,12 +20,14 @@ attendee list. Content inside attendee lists is not checked (it is not read).
 
 from __future__ import annotations
 
+import io
 import re
 from xml.etree.ElementTree import Element, ParseError, XMLParser
 from xml.parsers import expat
 
 from defusedxml import DefusedXmlException
 from defusedxml.common import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+from defusedxml.ElementTree import iterparse
 
 from meetfleet.bbb.errors import BbbError, ErrorKind
 from meetfleet.bbb.models import CallResult, Meeting
@@ -411,3 +413,65 @@ def check_returncode(result: CallResult) -> CallResult:
         kind = ErrorKind.CHECKSUM if key == "checksumError" else ErrorKind.FAILED
         raise BbbError(kind, f"FAILED {key}: {message}".rstrip(": "), message_key=key)
     raise BbbError(ErrorKind.MALFORMED, f"unknown returncode {code[:40]!r}")
+
+
+# --- getRecordings ----------------------------------------------------------------------------
+#
+# A recording is passed on as BBB wrote it (its playback formats, preview images and their
+# attributes), so it is kept as an element rather than as typed fields. The answer is read
+# with defusedxml's iterparse (DTD, entities and external references refused as met), and
+# each response/recordings/recording is judged by `keep` as soon as it is complete: one that
+# is not kept is removed from the tree at once, so a server's other recordings never pile up.
+
+
+class RecordingsResult:
+    """getRecordings' top-level fields and the recordings `keep` accepted, in answer order."""
+
+    __slots__ = ("fields", "recordings", "seen")
+
+    def __init__(self) -> None:
+        self.fields: dict[str, str] = {}
+        self.recordings: list[Element] = []
+        self.seen = 0  # every recording of the answer, kept or not
+
+    @property
+    def message_key(self) -> str:
+        return self.fields.get("messageKey", "")
+
+
+def parse_recordings(body: bytes, keep=None, max_bytes: int = DEFAULT_MAX_BYTES) -> RecordingsResult:
+    """Parse a getRecordings answer; `keep(recording_element) -> bool` (default: all).
+
+    Raises BbbError (hostile, malformed, too_large) as parse_response does."""
+    if len(body) > max_bytes:
+        raise BbbError(ErrorKind.TOO_LARGE, f"answer exceeds {max_bytes} bytes")
+    result = RecordingsResult()
+    stack: list[Element] = []
+    try:
+        for event, element in iterparse(io.BytesIO(body), events=("start", "end"),
+                                        forbid_dtd=True, forbid_entities=True, forbid_external=True):
+            if event == "start":
+                if not stack and element.tag != "response":
+                    raise _Malformed(f"root element is <{element.tag}>, not <response>")
+                stack.append(element)
+                continue
+            stack.pop()
+            depth = len(stack)  # of the element that just ended: 0 is the response
+            if depth == 1 and element.tag != "recordings":
+                result.fields[element.tag] = _text(element)
+            elif depth == 2 and stack[1].tag == "recordings" and element.tag == "recording":
+                result.seen += 1
+                if keep is None or keep(element):
+                    result.recordings.append(element)
+                else:
+                    stack[1].remove(element)
+    except DefusedXmlException as exc:
+        raise BbbError(ErrorKind.HOSTILE, f"refused XML: {type(exc).__name__}") from None
+    except ParseError as exc:
+        line, column = getattr(exc, "position", (0, 0))
+        raise BbbError(ErrorKind.MALFORMED, f"not XML: line {line}, column {column}") from None
+    except _Malformed as exc:
+        raise BbbError(ErrorKind.MALFORMED, str(exc)) from None
+    if "returncode" not in result.fields:
+        raise BbbError(ErrorKind.MALFORMED, "response has no <returncode>")
+    return result

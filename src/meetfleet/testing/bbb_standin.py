@@ -1,12 +1,13 @@
 """BBB API test server: a STAND-IN for BigBlueButton's API, not BigBlueButton.
 
-It answers create, join, end, getMeetings, getMeetingInfo and isMeetingRunning under
+It answers create, join, end, getMeetings, getMeetingInfo and isMeetingRunning, and the
+recording calls getRecordings, publishRecordings, deleteRecordings and updateRecordings, under
 /bigbluebutton/api/ with BBB's checksum rules and response shapes, so the fleet's
 client, exporter and lab can be tested where BBB itself cannot run. It holds meetings
 in memory (seeded from options or a JSON scenario), honours maxParticipants, duration
-and meta_ tags, and can be made slow, failing or hostile. Every answer carries a
-<standin> element and an X-Standin header saying what it is. Nothing in production
-depends on it.
+and meta_ tags, leaves a published recording when a meeting created with record=true
+ends, and can be made slow, failing or hostile. Every answer carries a <standin>
+element and an X-Standin header saying what it is. Nothing in production depends on it.
 
 Standard library only: it is copied to lab containers that have nothing but Debian's
 python3, and runs as `python3 bbb_standin.py ...` as well as
@@ -117,6 +118,8 @@ class StandinMeeting:
     breakout_ids: list[str] = field(default_factory=list)  # internal ids of its breakouts
     attendee_pw: str = ""
     moderator_pw: str = ""
+    record: bool = False  # create's record=true: its end leaves a recording
+    most_participants: int = 0
 
     def __post_init__(self) -> None:
         if not self.internal_id:
@@ -190,6 +193,40 @@ def make_attendees(meeting_id: str, participants: int, *, moderators: int = 1, l
         )
         for i in range(participants)
     ]
+
+
+@dataclass
+class StandinRecording:
+    """A recording as getRecordings lists it: the elements and order of the documented
+    example response (docs/docs/development/api.md in bigbluebutton/bigbluebutton,
+    "getRecordings"), one `presentation` playback format without a preview."""
+
+    record_id: str  # bbb-web's recordID is the meeting's internalMeetingID
+    meeting_id: str
+    name: str
+    start_time_ms: int
+    end_time_ms: int
+    participants: int = 0
+    is_breakout: bool = False
+    published: bool = True
+    state: str = "published"  # processing|processed|published|unpublished|deleted
+    metadata: dict[str, str] = field(default_factory=dict)  # the meeting's meta_* (lower-cased keys)
+    playback_host: str = "https://bbb.standin.invalid"
+
+    def xml(self) -> str:
+        # as in the example, bbb-web adds the meeting's name, its meetingId and isBreakout to the metadata
+        metadata = {"isBreakout": _bool(self.is_breakout), "meetingName": self.name, **self.metadata,
+                    "meetingId": self.meeting_id}
+        url = f"{self.playback_host}/playback/presentation/2.3/{self.record_id}"
+        length = max((self.end_time_ms - self.start_time_ms) // 60_000, 0)
+        return "<recording>" + _leaves([
+            ("recordID", self.record_id), ("meetingID", self.meeting_id), ("internalMeetingID", self.record_id),
+            ("name", self.name), ("isBreakout", _bool(self.is_breakout)), ("published", _bool(self.published)),
+            ("state", self.state), ("startTime", self.start_time_ms), ("endTime", self.end_time_ms),
+            ("participants", self.participants),
+        ]) + "<metadata>" + _leaves(_named(metadata)) + "</metadata>" + "<playback><format>" + _leaves([
+            ("type", "presentation"), ("url", url), ("processingTime", 0), ("length", length),
+        ]) + "</format></playback></recording>"
 
 
 class Response:
@@ -389,6 +426,7 @@ class BbbState:
         self.lock = threading.Lock()
         self.meetings: dict[str, StandinMeeting] = {}
         self.synthetic: SyntheticLoad | None = None  # beside the meetings created or seeded
+        self.recordings: dict[str, StandinRecording] = {}  # by recordID, in the order they were made
         self._next_bridge = 70000
         self._version = 0
         self._cached: tuple[tuple, bytes] | None = None
@@ -408,6 +446,13 @@ class BbbState:
             self._remove(meeting)
 
     def _remove(self, meeting: StandinMeeting) -> None:
+        if meeting.record and meeting.meeting_id in self.meetings:
+            # as BBB once its recording is processed (at once here): published
+            self.recordings[meeting.internal_id] = StandinRecording(
+                record_id=meeting.internal_id, meeting_id=meeting.meeting_id, name=meeting.name,
+                start_time_ms=meeting.start_time_ms or meeting.create_time_ms, end_time_ms=self._now_ms(),
+                participants=max(meeting.most_participants, len(meeting.attendees)),
+                is_breakout=meeting.is_breakout, metadata=dict(meeting.metadata))
         self.meetings.pop(meeting.meeting_id, None)
         for other in list(self.meetings.values()):
             if other.is_breakout and other.parent_internal_id == meeting.internal_id:
@@ -439,6 +484,11 @@ class BbbState:
             self.meetings.clear()
             self._changed()
 
+    def add_recording(self, recording: StandinRecording) -> StandinRecording:
+        with self.lock:
+            self.recordings[recording.record_id] = recording
+        return recording
+
     # --- calls ---------------------------------------------------------------------
 
     def create(self, params: dict[str, str]) -> Response:
@@ -464,6 +514,7 @@ class BbbState:
                 parent_internal_id=params.get("parentMeetingID", ""),
                 sequence=_int_param(params, "sequence"),
                 attendee_pw=params.get("attendeePW", ""), moderator_pw=params.get("moderatorPW", ""),
+                record=params.get("record") == "true",
             )
             if meeting.is_breakout and self._by_internal_id(meeting.parent_internal_id) is None:
                 return failed("parentMeetingDoesNotExist", "No parent meeting exists for the breakout room.")
@@ -508,6 +559,7 @@ class BbbState:
                 customdata={k[len("userdata-"):]: v for k, v in params.items() if k.startswith("userdata-")} or None,
             )
             meeting.attendees.append(attendee)
+            meeting.most_participants = max(meeting.most_participants, len(meeting.attendees))
             if not meeting.start_time_ms:
                 meeting.start_time_ms = self._now_ms()
             self._changed()
@@ -573,6 +625,86 @@ class BbbState:
             self._expire()
             meeting = self._find(params.get("meetingID", ""))
             return Response(body=_leaves([("running", _bool(meeting is not None and bool(meeting.attendees)))]))
+
+
+    # --- recordings (bbb-web's ApiController: getRecordings, publishRecordings,
+    # deleteRecordings, updateRecordings; answers as the API documentation shows them) ---
+
+    def get_recordings(self, params: dict[str, str]) -> Response:
+        record_ids = _ids(params.get("recordID", ""))
+        meeting_ids = _ids(params.get("meetingID", ""))
+        states = _ids(params.get("state", "")) or ["published", "unpublished"]
+        meta = {k[5:].lower(): v for k, v in params.items() if k.startswith("meta_") and len(k) > 5}
+        offset, limit = params.get("offset", "0") or "0", params.get("limit", "")
+        if not offset.isdigit() or (limit and not (limit.isdigit() and 1 <= int(limit) <= 100)):
+            return failed("invalidParameter", "offset must be at least 0 and limit between 1 and 100.")
+        with self.lock:
+            found = []
+            for rec in self.recordings.values():
+                if record_ids:  # a recordID may be the first characters of one (a wildcard); meetingID ignored
+                    if not any(rec.record_id.startswith(r) for r in record_ids):
+                        continue
+                elif meeting_ids and rec.meeting_id not in meeting_ids:
+                    continue
+                if "any" not in states and rec.state not in states:
+                    continue
+                if any(rec.metadata.get(k) != v for k, v in meta.items()):
+                    continue
+                found.append(rec)
+            found = found[int(offset):][:int(limit) if limit else None]
+            if not found:
+                return Response(body="<recordings></recordings>" + _leaves([
+                    ("messageKey", "noRecordings"), ("message", "There are no recordings for the meeting(s).")]))
+            return Response(body="<recordings>" + "".join(r.xml() for r in found) + "</recordings>")
+
+    def _existing(self, params: dict[str, str]) -> list[StandinRecording] | Response:
+        """The recordings the recordID list names exactly, or the answer BBB gives when there are none."""
+        ids = _ids(params.get("recordID", ""))
+        if not ids:
+            return failed("missingParamRecordID", "You must specify a recordID.")
+        found = [self.recordings[r] for r in ids if r in self.recordings]
+        return found or failed("notFound", "We could not find recordings")
+
+    def publish_recordings(self, params: dict[str, str]) -> Response:
+        publish = params.get("publish", "")
+        with self.lock:
+            found = self._existing(params)
+            if isinstance(found, Response):
+                return found
+            if publish not in ("true", "false"):
+                return failed("missingParamPublish", "You must specify a publish value true or false.")
+            for rec in found:
+                if rec.state in ("published", "unpublished"):
+                    rec.published = publish == "true"
+                    rec.state = "published" if rec.published else "unpublished"
+        return Response(body=_leaves([("published", publish)]))
+
+    def delete_recordings(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            found = self._existing(params)
+            if isinstance(found, Response):
+                return found
+            for rec in found:
+                rec.state, rec.published = "deleted", False
+        return Response(body=_leaves([("deleted", "true")]))
+
+    def update_recordings(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            found = self._existing(params)
+            if isinstance(found, Response):
+                return found
+            for key, value in params.items():
+                if key.startswith("meta_") and len(key) > 5:
+                    for rec in found:
+                        if value:
+                            rec.metadata[key[5:].lower()] = value
+                        else:
+                            rec.metadata.pop(key[5:].lower(), None)
+        return Response(body=_leaves([("updated", "true")]))
+
+
+def _ids(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def _int_param(params: dict[str, str], key: str) -> int:
@@ -663,7 +795,11 @@ class _ApiHttpServer(ThreadingHTTPServer):
         self.calls = {
             "create": state.create, "join": state.join, "end": state.end, "getMeetings": state.get_meetings,
             "getMeetingInfo": state.get_meeting_info, "isMeetingRunning": state.is_meeting_running,
+            "getRecordings": state.get_recordings, "publishRecordings": state.publish_recordings,
+            "deleteRecordings": state.delete_recordings, "updateRecordings": state.update_recordings,
         }
+        # how many times each API call was received (whatever its checksum): tests assert a call never came
+        self.seen: dict[str, int] = {}
 
     def handle_error(self, request, client_address) -> None:
         # A client that gave up (its timeout) is routine here: no traceback on stderr.
@@ -671,6 +807,8 @@ class _ApiHttpServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
     def log(self, call: str) -> None:
+        key = call if call in self.calls else "other"  # bounded: a path cannot add keys
+        self.seen[key] = self.seen.get(key, 0) + 1
         if self.verbose:
             print(f"{time.strftime('%H:%M:%S')} {call}", file=sys.stderr, flush=True)
 
@@ -777,7 +915,8 @@ HELP = f"""\
 {STANDIN.upper()}.
 
 A stand-in for BigBlueButton's API, for tests and the lab where BBB cannot be installed.
-It speaks create, join, end, getMeetings, getMeetingInfo and isMeetingRunning under
+It speaks create, join, end, getMeetings, getMeetingInfo, isMeetingRunning and the
+recording calls (a meeting created with record=true leaves a recording when it ends) under
 {API_PREFIX}/ with BBB's checksum rules; every answer carries <standin> and an
 X-Standin header. Do not point real users or production at it.
 
