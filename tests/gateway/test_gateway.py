@@ -204,7 +204,12 @@ def test_a_cordoned_home_server_takes_no_new_meeting(tmp_path):
         fleet.stop()
 
 
-def test_unsupported_calls_are_refused_not_passed_through(gateway):
-    with pytest.raises(ApiError) as refused:
-        client(gateway, "acme").getRecordings()
-    assert key_of(refused.value) == "unsupportedRequest"
+def test_unsupported_calls_are_refused_not_passed_through(fleet, gateway):
+    api = client(gateway, "acme")
+    for call, params in (("getRecordingTextTracks", {"recordID": "x"}), ("sendChatMessage", {"meetingID": "x",
+                                                                                           "message": "hi"})):
+        with pytest.raises(ApiError) as refused:
+            api.call(call, **params)
+        assert key_of(refused.value) == "unsupportedRequest"
+    # nothing reached a server but the gateway's own poll
+    assert all(set(standin.httpd.seen) <= {"getMeetings"} for standin in fleet.standins.values())

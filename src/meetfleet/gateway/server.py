@@ -19,6 +19,7 @@ from defusedxml.ElementTree import fromstring
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from meetfleet.bbb import BbbClient, BbbError
+from meetfleet.bbb.parsing import RecordingsResult, parse_recordings
 from meetfleet.capacity.load import meeting_load
 from meetfleet.fleet import ServerState
 from meetfleet.gateway import protocol
@@ -35,9 +36,17 @@ POLL_INTERVAL = 15.0
 MAX_EXPIRE_IF_NO_USER_JOINED = 5
 MAX_EXPIRE_WHEN_LAST_USER_LEFT = 2
 XML = "text/xml;charset=utf-8"
-CALLS = ("create", "join", "end", "getMeetings", "getMeetingInfo", "isMeetingRunning")
+RECORDING_CALLS = ("getRecordings", "publishRecordings", "deleteRecordings", "updateRecordings")
+CALLS = ("create", "join", "end", "getMeetings", "getMeetingInfo", "isMeetingRunning", *RECORDING_CALLS)
+# getRecordings' offset and limit, as BBB documents them (2.6): offset >= 0, limit 1 to 100
+MAX_RECORDINGS_LIMIT = 100
 
 NOT_FOUND = protocol.failed("notFound", "We could not find a meeting with that meeting ID")
+# bbb-web's answers (ApiController.groovy; RecMetaXmlHelper.scala for noRecordings)
+RECORDINGS_NOT_FOUND = protocol.failed("notFound", "We could not find recordings")
+NO_RECORDINGS = protocol.response("SUCCESS", "<recordings></recordings>" + protocol.leaves(
+    [("messageKey", "noRecordings"), ("message", "There are no recordings for the meeting(s).")]))
+MISSING_RECORD_ID = protocol.failed("missingParamRecordID", "You must specify a recordID.")
 
 
 def _int(value: str | None) -> int | None:
@@ -184,16 +193,20 @@ class Gateway:
             return protocol.CHECKSUM_ERROR, "checksum"
         params = dict(parse_qsl(protocol.split_checksum(raw_query)[0], keep_blank_values=True))
         handler = {"create": self.create, "join": self.join, "end": self.end, "getMeetings": self.get_meetings,
-                   "getMeetingInfo": self.get_meeting_info, "isMeetingRunning": self.is_meeting_running}.get(call)
-        if handler is None:
-            # recordings and the other calls are not routed yet: refused, never passed through unfiltered
-            return protocol.failed("unsupportedRequest", "This request is not supported by the gateway."), "failed"
-        return await handler(tenant, params)
+                   "getMeetingInfo": self.get_meeting_info, "isMeetingRunning": self.is_meeting_running,
+                   "getRecordings": self.get_recordings}.get(call)
+        if handler is not None:
+            return await handler(tenant, params)
+        if call in RECORDING_CALLS:
+            return await self.change_recordings(tenant, call, params)
+        # the other calls (text tracks among them) are not routed: refused, never passed through unfiltered
+        return protocol.failed("unsupportedRequest", "This request is not supported by the gateway."), "failed"
 
     # --- upstream ------------------------------------------------------------------------
 
-    async def _fetch(self, server: ServerConfig, call: str, params: dict[str, str]):
-        """The parsed answer of `server` (an Element), or None when it gives none (marked down)."""
+    async def _receive(self, server: ServerConfig, call: str, params: dict[str, str]) -> bytes | None:
+        """The body of `server`'s answer (HTTP 200, at most MAX_ANSWER_BYTES, within the
+        deadline), or None when it gives none (counted; a timeout or connect error marks it down)."""
         url = server.endpoint.url(call, params)
         try:
             async with asyncio.timeout(self.timeout):
@@ -206,25 +219,57 @@ class Gateway:
                         if size > MAX_ANSWER_BYTES:
                             raise _Upstream("too_large")
                         chunks.append(chunk)
-            root = fromstring(b"".join(chunks), forbid_dtd=True, forbid_entities=True, forbid_external=True)
-            if root.tag != "response" or root.findtext("returncode") is None:
-                raise _Upstream("malformed")
-            if root.findtext("messageKey") == "checksumError":
-                raise _Upstream("checksum")  # our secret for it is wrong: the caller's call was fine
-            return root
+            return b"".join(chunks)
         except (TimeoutError, httpx.TimeoutException):
             kind = "timeout"
         except httpx.HTTPError:
             kind = "connect"
-        except (DefusedXmlException, SyntaxError):  # ParseError is a SyntaxError
-            kind = "malformed"
         except _Upstream as exc:
             kind = exc.kind
+        self._upstream_failed(server, call, kind)
+        return None
+
+    def _upstream_failed(self, server: ServerConfig, call: str, kind: str) -> None:
         self.metrics.upstream_errors.labels(server.name, kind).inc()
         log.warning("%s: %s failed upstream (%s)", server.name, call, kind)
         if kind in ("timeout", "connect"):
             self.health[server.name].up = False
             self.metrics.server_up.labels(server.name).set(0)
+
+    async def _fetch(self, server: ServerConfig, call: str, params: dict[str, str]):
+        """The parsed answer of `server` (an Element), or None when it gives none (marked down)."""
+        body = await self._receive(server, call, params)
+        if body is None:
+            return None
+        try:
+            root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+            if root.tag != "response" or root.findtext("returncode") is None:
+                raise _Upstream("malformed")
+            if root.findtext("messageKey") == "checksumError":
+                raise _Upstream("checksum")  # our secret for it is wrong: the caller's call was fine
+            return root
+        except (DefusedXmlException, SyntaxError):  # ParseError is a SyntaxError
+            kind = "malformed"
+        except _Upstream as exc:
+            kind = exc.kind
+        self._upstream_failed(server, call, kind)
+        return None
+
+    async def _fetch_recordings(self, server: ServerConfig, params: dict[str, str], keep) -> RecordingsResult | None:
+        """`server`'s getRecordings, only the recordings `keep` accepts kept (the others are dropped
+        as they are parsed), or None when it gives no usable answer."""
+        body = await self._receive(server, "getRecordings", params)
+        if body is None:
+            return None
+        try:
+            result = parse_recordings(body, keep, MAX_ANSWER_BYTES)
+        except BbbError as exc:
+            kind = exc.kind.value  # hostile, malformed, too_large
+        else:
+            if result.message_key != "checksumError":
+                return result
+            kind = "checksum"
+        self._upstream_failed(server, "getRecordings", kind)
         return None
 
     def _answer(self, tenant: TenantConfig, root) -> bytes:
@@ -359,8 +404,13 @@ class Gateway:
             return protocol.response("SUCCESS", protocol.leaves([("running", "false")])), "ok"
         return self._answer(tenant, root), "ok"
 
+    def _tenant_servers(self, tenant: TenantConfig) -> list[ServerConfig]:
+        """Every server a tenant's meetings may run on (its own, and its region's, where create
+        may fall back), whatever their state: the ones its meetings and recordings are on."""
+        return [s for s in self.config.servers.values() if s.region == tenant.region or s.name == tenant.home]
+
     async def get_meetings(self, tenant: TenantConfig, _params: dict[str, str]) -> tuple[bytes, str]:
-        servers = [s for s in self.config.servers.values() if s.region == tenant.region or s.name == tenant.home]
+        servers = self._tenant_servers(tenant)
         roots = await asyncio.gather(*(self._fetch(s, "getMeetings", {}) for s in servers))
         mine = []
         for root in roots:
@@ -379,6 +429,111 @@ class Gateway:
             element.text = element.text[len(tenant.prefix):]
         inner = b"".join(_serialize(m) for m in mine)
         return b"<response><returncode>SUCCESS</returncode><meetings>" + inner + b"</meetings></response>", "ok"
+
+
+    # --- recordings ------------------------------------------------------------------------
+
+    @staticmethod
+    def _owner(tenant: TenantConfig):
+        """Whether a recording is the tenant's: as its meetings, namespaced and tagged (a
+        recording keeps its meeting's meetingID and meta_ tags)."""
+        def keep(recording) -> bool:
+            return (recording.findtext("metadata/tenant") == tenant.name
+                    and (recording.findtext("meetingID") or "").startswith(tenant.prefix))
+        return keep
+
+    @staticmethod
+    def _recording_filters(tenant: TenantConfig, params: dict[str, str]) -> dict[str, str]:
+        """getRecordings' filters as the servers get them: meetingIDs namespaced, the tenant's
+        tag forced (BBB filters by it: less to scan and send), offset and limit left out."""
+        out = {}
+        for key, value in params.items():
+            if key in ("recordID", "state"):
+                out[key] = value
+            elif key == "meetingID":
+                out[key] = ",".join(tenant.prefix + m.strip() for m in value.split(",") if m.strip())
+            elif key.lower().startswith("meta_") and key.lower() != "meta_tenant":
+                out[key] = value
+        out["meta_tenant"] = tenant.name
+        return out
+
+    def _as_tenant_sees_it(self, tenant: TenantConfig, recording) -> bytes:
+        for path in ("meetingID", "metadata/meetingId"):
+            element = recording.find(path)
+            if element is not None and element.text and element.text.startswith(tenant.prefix):
+                element.text = element.text[len(tenant.prefix):]
+        return _serialize(recording)
+
+    async def get_recordings(self, tenant: TenantConfig, params: dict[str, str]) -> tuple[bytes, str]:
+        """Every server the tenant's meetings may have run on is asked (at once, each within the
+        deadline); only the tenant's recordings are kept. One that does not answer makes the
+        call fail rather than answer a partial list (a front end would take it for the whole)."""
+        offset, limit = _int(params.get("offset")), _int(params.get("limit"))
+        if offset == -1 or limit == -1 or (limit is not None and not 1 <= limit <= MAX_RECORDINGS_LIMIT):
+            return protocol.failed("invalidParameter", "offset must be a whole number, limit one from 1 to "
+                                   f"{MAX_RECORDINGS_LIMIT}."), "failed"
+        filters, keep = self._recording_filters(tenant, params), self._owner(tenant)
+        servers = self._tenant_servers(tenant)
+        results = await asyncio.gather(*(self._fetch_recordings(s, filters, keep) for s in servers))
+        if any(r is None for r in results):
+            return protocol.failed("serverUnavailable", "A server that may hold the recordings does not answer; "
+                                                        "try again later."), "upstream"
+        mine = []
+        for result in results:
+            if result.fields.get("returncode") != "SUCCESS":
+                return protocol.failed(result.message_key or "failed", result.fields.get("message", "")), "failed"
+            mine += result.recordings
+        mine = mine[offset or 0:][:limit]
+        if not mine:
+            return NO_RECORDINGS, "ok"
+        inner = b"".join(self._as_tenant_sees_it(tenant, r) for r in mine)
+        return b"<response><returncode>SUCCESS</returncode><recordings>" + inner + b"</recordings></response>", "ok"
+
+    async def _owned(self, tenant: TenantConfig, record_ids: list[str]) -> dict[str, list[str]] | None:
+        """{server: the given recordIDs that are the tenant's recordings there}, exact IDs only
+        (BBB would take a recordID's first characters as a wildcard); None when a server
+        that may hold some gives no answer."""
+        wanted, owner = set(record_ids), self._owner(tenant)
+        filters = {"recordID": ",".join(record_ids), "state": "any", "meta_tenant": tenant.name}
+        servers = self._tenant_servers(tenant)
+        results = await asyncio.gather(*(self._fetch_recordings(
+            s, filters, lambda r: owner(r) and r.findtext("recordID") in wanted) for s in servers))
+        owned: dict[str, list[str]] = {}
+        for server, result in zip(servers, results, strict=True):
+            if result is None or result.fields.get("returncode") != "SUCCESS":
+                return None
+            ids = list(dict.fromkeys(r.findtext("recordID") for r in result.recordings))
+            if ids:
+                owned[server.name] = ids
+        return owned
+
+    async def change_recordings(self, tenant: TenantConfig, call: str, params: dict[str, str]) -> tuple[bytes, str]:
+        """publishRecordings, deleteRecordings, updateRecordings: forwarded, with only the tenant's
+        recordIDs, to the servers holding them; none of them the tenant's answers BBB's notFound
+        and reaches no server's call."""
+        record_ids = list(dict.fromkeys(r.strip() for r in params.get("recordID", "").split(",") if r.strip()))
+        if not record_ids:
+            return MISSING_RECORD_ID, "failed"
+        if call == "publishRecordings" and not params.get("publish"):
+            return protocol.failed("missingParamPublish", "You must specify a publish value true or false."), "failed"
+        owned = await self._owned(tenant, record_ids)
+        if owned is None:
+            return protocol.failed("serverUnavailable", "A server that may hold the recordings does not answer; "
+                                                        "try again later."), "upstream"
+        if not owned:
+            return RECORDINGS_NOT_FOUND, "not_found"
+        extra = {k: v for k, v in params.items() if k != "recordID"}
+        if call == "updateRecordings":  # a recording's tenant tag is the gateway's, as a meeting's
+            extra = {k: v for k, v in extra.items() if k.lower() != "meta_tenant"}
+        servers = [self.config.servers[name] for name in owned]
+        roots = await asyncio.gather(*(self._fetch(s, call, {"recordID": ",".join(owned[s.name]), **extra})
+                                       for s in servers))
+        if any(root is None for root in roots):
+            return protocol.failed("serverUnavailable", "A server holding the recordings does not answer."), "upstream"
+        for root in roots:
+            if root.findtext("returncode") != "SUCCESS":
+                return _serialize(root), "failed"
+        return _serialize(roots[0]), "ok"
 
 
 class _Upstream(Exception):
