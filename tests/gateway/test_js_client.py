@@ -67,3 +67,30 @@ def test_the_driver_fails_when_the_gateway_does_not_hold_the_cap(fleet, gateway,
     assert result["error"].startswith("create js-room-3: expected SUCCESS")
     secret_free = json.dumps(result)
     assert TENANT_SECRETS["acme"] not in secret_free
+
+
+def test_bigbluebutton_js_sees_and_changes_only_its_own_recordings(fleet, gateway, js_driver):
+    # bakery records a meeting first (bbbctl): its recordID is what acme's front end tries to touch
+    from bbbctl import BBBApiClient
+
+    bakery = BBBApiClient(gateway.url("bakery"), TENANT_SECRETS["bakery"])
+    bakery.createMeeting("theirs", "Bakery's", record="true")
+    bakery.end("theirs")
+    held = fleet.standins["bbb-1.test"].state.recordings
+    (foreign,) = held
+    env = {**os.environ, "MEETFLEET_JS_SECRET": TENANT_SECRETS["acme"], "MEETFLEET_JS_FOREIGN_RECORD": foreign}
+    done = subprocess.run(["node", str(js_driver.parent / "recordings.js"), gateway.url("acme") + "/"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0, done.stderr
+    assert result["meetings"] == ["js-recorded"]  # its own meetingID, not bakery's nor the namespace
+    keys = {step["what"]: (step["returncode"], step.get("messageKey")) for step in result["seen"]}
+    for what in ("publish the other tenant's", "delete the other tenant's", "update the other tenant's"):
+        assert keys[what] == ("FAILED", "notFound")
+    assert keys["getRecordings once deleted"] == ("SUCCESS", "noRecordings")
+    # the servers saw acme's own changes only; bakery's recording is as it was
+    seen = {call: sum(s.httpd.seen.get(call, 0) for s in fleet.standins.values())
+            for call in ("publishRecordings", "deleteRecordings", "updateRecordings")}
+    assert seen == {"publishRecordings": 1, "deleteRecordings": 1, "updateRecordings": 0}
+    assert (held[foreign].state, held[foreign].metadata) == ("published", {"tenant": "bakery"})
+    assert held[result["ownId"]].state == "deleted"
