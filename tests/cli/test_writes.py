@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from meetfleet.fleet import load_inventory
 from tests.cli.conftest import EU1, SERVERS, Standin
 from tests.helpers import flat, run, snapshot
 
@@ -59,3 +60,14 @@ def test_bad_tenant_names_are_refused_before_placement(example_copy: Path, stand
     assert "is not a valid tenant name" in flat(result.output)
     assert standin.requests == []  # no capacity source was asked
     assert snapshot(example_copy) == before
+
+
+def test_add_records_the_members_mail_domains(example_copy: Path, standin: Standin) -> None:
+    result = run("tenant", "add", "print-coop", "--plan", "small", "--region", "ca",
+                 "--sso-domain", "print.example.org", "--sso-domain", "druck.example.de",
+                 "--inventory", str(example_copy), "--exporter", standin.url)
+    assert result.exit_code == 0, result.output
+    assert load_inventory(example_copy).tenants["print-coop"].sso_domains == ("print.example.org", "druck.example.de")
+    taken = run("tenant", "add", "print-coop-2", "--plan", "small", "--region", "ca", "--sso-domain",
+                "print.example.org", "--inventory", str(example_copy), "--exporter", standin.url)
+    assert taken.exit_code == 2 and "print.example.org" in flat(taken.output)  # one member per domain

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,12 @@ def test_write_never_replaces_a_file_and_leaves_no_temporary(tmp_path: Path) -> 
     assert path.read_bytes() == b"first"
     assert [p.name for p in tmp_path.iterdir()] == ["a.tar.gz"]
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_members_mail_domains_travel_with_it() -> None:
+    # sso_domains become its Keycloak organization's domains in the importing fleet.
+    export = _export()
+    tenant = export.tenant.model_copy(update={"sso_domains": ("bakery.example.org", "backstube.example.de")})
+    moved = parse_archive(build_archive(replace(export, tenant=tenant)))
+    assert moved.tenant.sso_domains == ("bakery.example.org", "backstube.example.de")
+    assert moved.record()["sso_domains"] == ["bakery.example.org", "backstube.example.de"]

@@ -58,6 +58,8 @@ def tenant() -> None:
 @click.option("--timezone", metavar="TZ", help="Its time zone, when not its region's (e.g. America/Montreal).")
 @click.option("--origin-server-name", "origin_server_names", multiple=True, metavar="NAME",
               help="bbb-origin-server-name its Greenlight sets on meetings (repeatable).")
+@click.option("--sso-domain", "sso_domains", multiple=True, metavar="DOMAIN",
+              help="A mail domain of its members: its Keycloak organization's domain (repeatable).")
 @click.option("--explain", is_flag=True, help="Show every server with its numbers.")
 @inventory_option
 @capacity_source_options
@@ -65,7 +67,7 @@ def tenant() -> None:
 @handle_inventory_errors
 @handle_busy_inventory
 def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: str | None, timezone: str | None,
-        origin_server_names: tuple[str, ...], explain: bool, inventory_dir: Path,
+        origin_server_names: tuple[str, ...], sso_domains: tuple[str, ...], explain: bool, inventory_dir: Path,
         observe: Observe, settings: PlacementSettings, as_json: bool) -> None:
     """Place tenant NAME (the rule: docs/placement.md) and record it in the inventory.
 
@@ -75,7 +77,7 @@ def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: s
     check_name(name)
     fields: dict = {"plan": plan, "region": region}
     optional = {"greenlight": greenlight, "sso_client": sso_client, "timezone": timezone,
-                "origin_server_names": list(origin_server_names) or None}
+                "origin_server_names": list(origin_server_names) or None, "sso_domains": list(sso_domains) or None}
     fields.update({key: value for key, value in optional.items() if value is not None})
     # One session: the lock held and the inventory read once, from reading through deciding
     # to writing, so two concurrent adds neither lose a tenant nor count on the same room.
@@ -524,8 +526,8 @@ def import_one(path: Path, inventory_dir: Path, plan_all: str | None, plan_map: 
             notes.append(f"dropped greenlight {greenlight}: {inventory_dir} has no such host in its greenlight "
                          "group (set it with the Greenlight role's host once there is one)")
         fields = {**record, "plan": plan, "region": region}
-        ordered = {key: fields[key] for key in ("plan", "region", "greenlight", "sso_client", "timezone",
-                                                "origin_server_names", "limits") if key in fields}
+        ordered = {key: fields[key] for key in ("plan", "region", "greenlight", "sso_client", "sso_domains",
+                                                "timezone", "origin_server_names", "limits") if key in fields}
         fields, gateway, decision, observations = place_new_tenant(edit, name, ordered, observe, settings,
                                                                    as_json=as_json, explain=explain)
     result = {"tenant": name, "file": str(path), **fields, "notes": notes, "gateway": gateway,

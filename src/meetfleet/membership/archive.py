@@ -39,7 +39,8 @@ MAX_ARCHIVE_BYTES = 1024 * 1024  # compressed; read_archive refuses a bigger fil
 
 # The tenant's record as exported: fleet_tenants.NAME without bbb_server (the importing
 # fleet's placement decides where it runs).
-RECORD_FIELDS = ("plan", "region", "timezone", "sso_client", "origin_server_names", "limits", "greenlight")
+RECORD_FIELDS = ("plan", "region", "timezone", "sso_client", "sso_domains", "origin_server_names", "limits",
+                 "greenlight")
 
 # What the archive does not hold, and why: said in every manifest, so an importing
 # cooperative knows what to carry over by other means.
@@ -74,7 +75,7 @@ class Export:
         out: dict[str, Any] = {}
         for key in RECORD_FIELDS:
             value = getattr(self.tenant, key)
-            if key == "origin_server_names":
+            if key in ("origin_server_names", "sso_domains"):
                 value = list(value) or None
             elif key == "limits" and value is not None:
                 value = value.model_dump(exclude_none=True) or None
