@@ -49,7 +49,8 @@ def test_api_root_answers_without_checksum(bbb: TestServer) -> None:
     ("publishRecordings", {"recordID": "none", "publish": "true"}, "notFound"),
     ("deleteRecordings", {"recordID": "none"}, "notFound"),
     ("updateRecordings", {"recordID": "none", "meta_x": "y"}, "notFound"),
-    ("getRecordingTextTracks", {"recordID": "none"}, "unsupportedRequest"),
+    ("getRecordingTextTracks", {}, "missingParamRecordID"),
+    ("putRecordingTextTrack", {"recordID": "none"}, "unsupportedRequest"),
 ])
 def test_bbb_errors(bbb: TestServer, call: str, params: dict[str, str], key: str) -> None:
     fields = parse_response(_get(bbb, call, params)[1]).fields

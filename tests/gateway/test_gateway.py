@@ -206,8 +206,8 @@ def test_a_cordoned_home_server_takes_no_new_meeting(tmp_path):
 
 def test_unsupported_calls_are_refused_not_passed_through(fleet, gateway):
     api = client(gateway, "acme")
-    for call, params in (("getRecordingTextTracks", {"recordID": "x"}), ("sendChatMessage", {"meetingID": "x",
-                                                                                           "message": "hi"})):
+    for call, params in (("putRecordingTextTrack", {"recordID": "x", "kind": "subtitles", "lang": "en"}),
+                         ("sendChatMessage", {"meetingID": "x", "message": "hi"})):
         with pytest.raises(ApiError) as refused:
             api.call(call, **params)
         assert key_of(refused.value) == "unsupportedRequest"

@@ -7,6 +7,7 @@ recordings_not_found.xml, from the API reference and bbb-web)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
@@ -192,3 +193,29 @@ def test_a_server_that_does_not_answer_fails_the_call_rather_than_hiding_recordi
     assert outcome(gateway, "getRecordings", "upstream") == 1
     fleet.standins["bbb-3.test"].faults.mode = None
     assert len(acme.getRecordings()) == 2
+
+
+def test_text_tracks_of_its_own_recording_only(fleet, gateway, recordings):
+    held = fleet.standins["bbb-1.test"].state.recordings
+    held[recordings["acme"]].tracks = [{"kind": "subtitles", "label": "English", "lang": "en-US", "source": "upload"}]
+    held[recordings["bakery"]].tracks = [{"kind": "captions", "label": "Deutsch", "lang": "de-DE", "source": "live"}]
+
+    def tracks(tenant: str, record: str) -> tuple[str, dict]:
+        url = client(gateway, tenant).makeurl("getRecordingTextTracks", recordID=record)  # bbbctl signs it
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.headers["Content-Type"], json.loads(answer.read())
+
+    kind, own = tracks("acme", recordings["acme"])
+    assert kind.startswith("application/json")  # bbb-web answers this call in JSON
+    assert own["response"]["returncode"] == "SUCCESS"
+    listed = [(t["lang"], t["kind"], t["source"]) for t in own["response"]["tracks"]]
+    assert listed == [("en-US", "subtitles", "upload")]
+    assert seen(fleet, "getRecordingTextTracks") == 1
+    _, theirs = tracks("acme", recordings["bakery"])  # bbb-web's answer for a recording it does not have
+    assert theirs == {"response": {"returncode": "FAILED", "messageKey": "noRecordings",
+                                   "message": f"No recording found for {recordings['bakery']}"}}
+    assert seen(fleet, "getRecordingTextTracks") == 1  # not sent on
+    _, none = tracks("acme", recordings["acme-old"])  # its own, without tracks: the server's own answer
+    assert (none["response"]["returncode"], none["response"]["messageKey"]) == ("FAILED", "noCaptionsFound")
+    assert outcome(gateway, "getRecordingTextTracks", "not_found") == 1
+    assert outcome(gateway, "getRecordingTextTracks", "ok") == 1

@@ -8,6 +8,7 @@ as BBB would. Calls are re-signed for the BBB server where the meeting runs.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from urllib.parse import parse_qsl
@@ -36,7 +37,8 @@ POLL_INTERVAL = 15.0
 MAX_EXPIRE_IF_NO_USER_JOINED = 5
 MAX_EXPIRE_WHEN_LAST_USER_LEFT = 2
 XML = "text/xml;charset=utf-8"
-RECORDING_CALLS = ("getRecordings", "publishRecordings", "deleteRecordings", "updateRecordings")
+RECORDING_CALLS = ("getRecordings", "publishRecordings", "deleteRecordings", "updateRecordings",
+                   "getRecordingTextTracks")
 CALLS = ("create", "join", "end", "getMeetings", "getMeetingInfo", "isMeetingRunning", *RECORDING_CALLS)
 # getRecordings' offset and limit, as BBB documents them (2.6): offset >= 0, limit 1 to 100
 MAX_RECORDINGS_LIMIT = 100
@@ -194,12 +196,13 @@ class Gateway:
         params = dict(parse_qsl(protocol.split_checksum(raw_query)[0], keep_blank_values=True))
         handler = {"create": self.create, "join": self.join, "end": self.end, "getMeetings": self.get_meetings,
                    "getMeetingInfo": self.get_meeting_info, "isMeetingRunning": self.is_meeting_running,
-                   "getRecordings": self.get_recordings}.get(call)
+                   "getRecordings": self.get_recordings,
+                   "getRecordingTextTracks": self.get_recording_text_tracks}.get(call)
         if handler is not None:
             return await handler(tenant, params)
         if call in RECORDING_CALLS:
             return await self.change_recordings(tenant, call, params)
-        # the other calls (text tracks among them) are not routed: refused, never passed through unfiltered
+        # the other calls (putRecordingTextTrack among them) are not routed: refused, never passed through unfiltered
         return protocol.failed("unsupportedRequest", "This request is not supported by the gateway."), "failed"
 
     # --- upstream ------------------------------------------------------------------------
@@ -534,6 +537,42 @@ class Gateway:
             if root.findtext("returncode") != "SUCCESS":
                 return _serialize(root), "failed"
         return _serialize(roots[0]), "ok"
+
+
+    async def get_recording_text_tracks(self, tenant: TenantConfig,
+                                        params: dict[str, str]) -> tuple[bytes | web.StreamResponse, str]:
+        """Forwarded to the server holding the recording when it is the tenant's; bbb-web answers
+        it in JSON (RecMetaXmlHelper.scala), and so does the gateway: another tenant's recording,
+        or nobody's, is bbb-web's noRecordings, and no server is sent the call."""
+        record_id = params.get("recordID", "").strip()
+        if not record_id:
+            return MISSING_RECORD_ID, "failed"
+        owned = await self._owned(tenant, [record_id])
+        if owned is None:
+            return protocol.failed("serverUnavailable", "A server that may hold the recording does not answer; "
+                                                        "try again later."), "upstream"
+        if not owned:
+            return _json({"returncode": "FAILED", "messageKey": "noRecordings",
+                          "message": f"No recording found for {record_id}"}), "not_found"
+        server = self.config.servers[next(iter(owned))]
+        call = "getRecordingTextTracks"
+        body = await self._receive(server, call, {**params, "recordID": record_id})
+        if body is None:
+            return protocol.failed("serverUnavailable", "The recording's server does not answer."), "upstream"
+        try:
+            answer = json.loads(body)
+        except ValueError:  # bbb-web's XML refusals (a checksum error among them), or garbage
+            answer = None
+        response = answer.get("response") if isinstance(answer, dict) else None
+        if not isinstance(response, dict) or not isinstance(response.get("returncode"), str):
+            self._upstream_failed(server, call, "checksum" if b"checksumError" in body else "malformed")
+            return protocol.failed("serverUnavailable", "The recording's server gave no usable answer."), "upstream"
+        return _json(response), "ok" if response["returncode"] == "SUCCESS" else "failed"
+
+
+def _json(response: dict) -> web.Response:
+    return web.Response(body=json.dumps({"response": response}).encode("utf-8"),
+                        headers={"Content-Type": "application/json;charset=utf-8"})
 
 
 class _Upstream(Exception):

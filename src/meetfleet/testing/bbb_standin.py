@@ -1,13 +1,14 @@
 """BBB API test server: a STAND-IN for BigBlueButton's API, not BigBlueButton.
 
 It answers create, join, end, getMeetings, getMeetingInfo and isMeetingRunning, and the
-recording calls getRecordings, publishRecordings, deleteRecordings and updateRecordings, under
-/bigbluebutton/api/ with BBB's checksum rules and response shapes, so the fleet's
-client, exporter and lab can be tested where BBB itself cannot run. It holds meetings
-in memory (seeded from options or a JSON scenario), honours maxParticipants, duration
-and meta_ tags, leaves a published recording when a meeting created with record=true
-ends, and can be made slow, failing or hostile. Every answer carries a <standin>
-element and an X-Standin header saying what it is. Nothing in production depends on it.
+recording calls getRecordings, publishRecordings, deleteRecordings, updateRecordings and
+getRecordingTextTracks, under /bigbluebutton/api/ with BBB's checksum rules and response
+shapes, so the fleet's client, exporter and lab can be tested where BBB itself cannot
+run. It holds meetings in memory (seeded from options or a JSON scenario), honours
+maxParticipants, duration and meta_ tags, leaves a published recording when a meeting
+created with record=true ends, and can be made slow, failing or hostile. Every answer
+carries a <standin> element (getRecordingTextTracks' JSON excepted) and an X-Standin
+header saying what it is. Nothing in production depends on it.
 
 Standard library only: it is copied to lab containers that have nothing but Debian's
 python3, and runs as `python3 bbb_standin.py ...` as well as
@@ -212,6 +213,8 @@ class StandinRecording:
     state: str = "published"  # processing|processed|published|unpublished|deleted
     metadata: dict[str, str] = field(default_factory=dict)  # the meeting's meta_* (lower-cased keys)
     playback_host: str = "https://bbb.standin.invalid"
+    # getRecordingTextTracks' tracks: {"kind", "lang", "label", "source"} (href is made up)
+    tracks: list[dict[str, str]] = field(default_factory=list)
 
     def xml(self) -> str:
         # as in the example, bbb-web adds the meeting's name, its meetingId and isBreakout to the metadata
@@ -239,6 +242,18 @@ class Response:
 
     def encode(self) -> bytes:
         return self.raw if self.raw is not None else self.text.encode("utf-8")
+
+
+class JsonResponse:
+    """A JSON answer (getRecordingTextTracks answers JSON, not XML)."""
+
+    content_type = "application/json"
+
+    def __init__(self, response: dict):
+        self.response = response
+
+    def encode(self) -> bytes:
+        return json.dumps({"response": self.response}).encode("utf-8")
 
 
 def failed(key: str, message: str) -> Response:
@@ -688,6 +703,24 @@ class BbbState:
                 rec.state, rec.published = "deleted", False
         return Response(body=_leaves([("deleted", "true")]))
 
+    def get_recording_text_tracks(self, params: dict[str, str]) -> Response | JsonResponse:
+        """As bbb-web: XML missingParamRecordID without a recordID, else JSON (RecMetaXmlHelper.scala:
+        noRecordings, noCaptionsFound, or SUCCESS with the tracks, shaped as the API reference's example)."""
+        record_id = params.get("recordID", "").strip()
+        if not record_id:
+            return failed("missingParamRecordID", "You must specify a recordID.")
+        with self.lock:
+            rec = self.recordings.get(record_id)
+            if rec is None:
+                return JsonResponse({"returncode": "FAILED", "messageKey": "noRecordings",
+                                     "message": f"No recording found for {record_id}"})
+            if not rec.tracks:
+                return JsonResponse({"returncode": "FAILED", "messageKey": "noCaptionsFound",
+                                     "message": f"No captions found for {record_id}"})
+            tracks = [{"href": f"{rec.playback_host}/bigbluebutton/captions/{record_id}/{t.get('kind', 'subtitles')}"
+                               f"_{t.get('lang', '')}.vtt", **t} for t in rec.tracks]
+            return JsonResponse({"returncode": "SUCCESS", "tracks": tracks})
+
     def update_recordings(self, params: dict[str, str]) -> Response:
         with self.lock:
             found = self._existing(params)
@@ -769,7 +802,10 @@ class _Handler(BaseHTTPRequestHandler):
         handler = self.server.calls.get(call)
         if handler is None:
             return self._send(failed("unsupportedRequest", "This request is not supported.").encode())
-        return self._send(handler(dict(parse_qsl(url.query, keep_blank_values=True))).encode())
+        answer = handler(dict(parse_qsl(url.query, keep_blank_values=True)))
+        if isinstance(answer, JsonResponse):
+            return self._send(answer.encode(), content_type=answer.content_type)
+        return self._send(answer.encode())
 
     def _send(self, body: bytes, status: int = 200, content_type: str = "text/xml;charset=utf-8") -> None:
         self.send_response(status)
@@ -797,6 +833,7 @@ class _ApiHttpServer(ThreadingHTTPServer):
             "getMeetingInfo": state.get_meeting_info, "isMeetingRunning": state.is_meeting_running,
             "getRecordings": state.get_recordings, "publishRecordings": state.publish_recordings,
             "deleteRecordings": state.delete_recordings, "updateRecordings": state.update_recordings,
+            "getRecordingTextTracks": state.get_recording_text_tracks,
         }
         # how many times each API call was received (whatever its checksum): tests assert a call never came
         self.seen: dict[str, int] = {}
