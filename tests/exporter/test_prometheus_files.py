@@ -10,8 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 
 from capacity_exporter.poller import ExporterState
+from meetfleet.gateway.metrics import GatewayMetrics
 from tests.conftest import REPO
 from tests.exporter.conftest import FleetLab, parse_metrics, poll
 
@@ -37,7 +39,7 @@ def test_rules_are_valid() -> None:
 @needs_promtool
 def test_alerts_and_recording_rules_behave() -> None:
     tests = sorted((PROMETHEUS / "tests").glob("*.test.yml"))
-    assert len(tests) >= 2  # capacity rules and probe rules
+    assert len(tests) >= 3  # capacity, probe and gateway rules
     done = promtool("test", "rules", *tests)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -52,6 +54,21 @@ def _served_names(lab: FleetLab) -> set[str]:
     state: ExporterState = lab.state()
     poll(lab, state)
     names = {name for name, _labels in parse_metrics(state.payload.decode())}
+    return names | {n.removesuffix("_total") for n in names} | _gateway_names()
+
+
+def _gateway_names() -> set[str]:
+    """What the BBB API gateway serves: its own registry, each labelled metric touched once."""
+    metrics = GatewayMetrics()
+    metrics.refusals.labels("t", "rooms").inc()
+    metrics.calls.labels("create", "ok").inc()
+    metrics.latency.labels("create").observe(0.01)
+    metrics.upstream_errors.labels("s", "timeout").inc()
+    metrics.server_up.labels("s").set(1)
+    metrics.tenant_rooms.labels("t").set(1)
+    metrics.tenant_users.labels("t").set(1)
+    metrics.polls.inc()
+    names = {name for name, _labels in parse_metrics(generate_latest(metrics.registry).decode())}
     return names | {n.removesuffix("_total") for n in names}
 
 

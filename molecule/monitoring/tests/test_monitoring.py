@@ -107,10 +107,10 @@ def test_rules_are_loaded_and_healthy(host):
     groups = get(host, f"{PROMETHEUS}/api/v1/rules")["data"]["groups"]
     names = {g["name"] for g in groups}
     assert {"meetfleet-capacity-recording", "meetfleet-capacity-alerts", "meetfleet-probe-alerts",
-            "molecule-test"} <= names
+            "meetfleet-gateway-alerts", "molecule-test"} <= names
     rules = [r for g in groups for r in g["rules"]]
     assert {"MeetfleetBbbServerDown", "MeetfleetProbeFailed", "MeetfleetCertificateExpiresSoon",
-            "MeetfleetTenantMeetingTooLong"} <= {r["name"] for r in rules}
+            "MeetfleetTenantMeetingTooLong", "MeetfleetGatewayDown"} <= {r["name"] for r in rules}
     assert all(r["health"] == "ok" for r in rules), [r for r in rules if r["health"] != "ok"]
 
 
