@@ -246,7 +246,7 @@ def test_declarations_for_base_and_occ(host):
     assert declared["oidc_discovery_url"] == "https://sso.example.coop/realms/coop/.well-known/openid-configuration"
     args = declared["oidc_provider_args"]
     assert "--clientid=nextcloud" in args
-    assert "--clientsecret-env=NEXTCLOUD_OIDC_CLIENT_SECRET" in args
+    assert "--clientsecret-file=/run/meetfleet-nextcloud/oidc-client-secret" in args
     assert "--group-provisioning=1" in args and "--mapping-groups=groups" in args
     assert r"--group-whitelist-regex=/^(?:bakery\-collective|food\.coop)$/" in args
     assert "--group-restrict-login-to-whitelist=1" in args
