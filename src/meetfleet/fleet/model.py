@@ -178,10 +178,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _hcloud_location(value: str) -> str:
+    if value not in HCLOUD_LOCATIONS:
+        raise ValueError(f"is not a Hetzner Cloud location (known: {', '.join(sorted(HCLOUD_LOCATIONS))})")
+    return value
+
+
+class RegionHcloud(_Strict):
+    """Where `meetfleet server create` makes a region's new VMs (fleet_regions.NAME.hcloud;
+    docs/cloud.md): its location, its server type (`server_types` per host kind first)
+    and image. A region without it has no Hetzner location: its hosts are static."""
+
+    location: Annotated[Token, AfterValidator(_hcloud_location)]
+    server_type: Token = "cpx31"
+    server_types: dict[Literal[ROLE_GROUPS], Token] = Field(default_factory=dict)  # type: ignore[valid-type]
+    image: Token = "ubuntu-22.04"
+
+
 class Region(_Strict):
     name: Name
     description: Description = ""
     timezone: TimeZone = "UTC"
+    hcloud: RegionHcloud | None = None
 
 
 class Plan(_Strict):
