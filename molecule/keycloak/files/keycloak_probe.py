@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """TEST ONLY probe, run inside the molecule container: reads the admin API and signs a user in.
 
-  keycloak_probe.py get PATH            admin API GET /admin/realms/meetfleet/PATH (PATH may be "")
+  keycloak_probe.py get PATH            admin API GET /admin/realms/PATH (e.g. meetfleet/clients)
   keycloak_probe.py ensure-user         the test user alice (e-mail verified), password from a file
   keycloak_probe.py signin CLIENT URI   authorization code flow (with PKCE) through nginx at the
                                         public URL, as a browser would: login form, code, token
@@ -40,23 +40,24 @@ def secret(name: str) -> str:
 def admin_token() -> str:
     body = urllib.parse.urlencode({"grant_type": "password", "client_id": "admin-cli", "username": "meetfleet-admin",
                                    "password": secret("keycloak-admin-password")}).encode()
-    with urllib.request.urlopen(f"{ADMIN_URL}/realms/master/protocol/openid-connect/token", body, timeout=30) as r:
+    token_url = f"{ADMIN_URL}/realms/master/protocol/openid-connect/token"
+    with urllib.request.urlopen(token_url, body, timeout=30) as r:  # noqa: S310 - a fixed http URL
         return json.load(r)["access_token"]
 
 
 def admin(method: str, path: str, payload: object = None) -> object:
     data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(f"{ADMIN_URL}/admin/realms/{REALM}{path}", data=data, method=method,
+    request = urllib.request.Request(f"{ADMIN_URL}/admin/realms/{path}", data=data, method=method,  # noqa: S310
                                      headers={"Authorization": f"Bearer {admin_token()}",
                                               "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as r:
+    with urllib.request.urlopen(request, timeout=30) as r:  # noqa: S310 - a fixed http URL
         text = r.read().decode()
     return json.loads(text) if text else None
 
 
 def ensure_user() -> None:
-    if not admin("GET", f"/users?exact=true&username={USER}"):
-        admin("POST", "/users", {
+    if not admin("GET", f"{REALM}/users?exact=true&username={USER}"):
+        admin("POST", f"{REALM}/users", {
             "username": USER, "enabled": True, "email": f"{USER}@bakery.test", "emailVerified": True,
             "firstName": "Alice", "lastName": "Baker",
             "credentials": [{"type": "password", "value": secret("user-password"), "temporary": False}]})
@@ -64,18 +65,28 @@ def ensure_user() -> None:
 
 
 class LoginForm(html.parser.HTMLParser):
+    """The page's login form: its action and the names of its inputs."""
+
     def __init__(self) -> None:
         super().__init__()
         self.action: str | None = None
+        self.inputs: set[str] = set()
+        self._inside = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
-        if tag == "form" and values.get("id") == "kc-form-login":
-            self.action = values.get("action")
+        if tag == "form" and self.action is None and (values.get("method") or "").lower() == "post":
+            self.action, self._inside = values.get("action"), True
+        elif tag == "input" and self._inside and values.get("name"):
+            self.inputs.add(values["name"] or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._inside = False
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
 
 
@@ -96,18 +107,27 @@ def signin(client_id: str, redirect_uri: str) -> None:
                                     "redirect_uri": redirect_uri, "state": state, "nonce": secrets.token_urlsafe(16),
                                     "code_challenge": challenge, "code_challenge_method": "S256"})
     with opener.open(f"{oidc}/auth?{query}", timeout=30) as r:
+        page = r.read().decode()
+    # With organizations on, Keycloak asks for the user name first, then the password.
+    location = None
+    for _ in range(4):
         form = LoginForm()
-        form.feed(r.read().decode())
-    if not form.action:
-        sys.exit("no login form on the authorization page")
-    body = urllib.parse.urlencode({"username": USER, "password": secret("user-password"), "credentialId": ""}).encode()
-    try:
-        opener.open(form.action, body, timeout=30)
-        sys.exit("the login form did not redirect (wrong password, or a required action?)")
-    except urllib.error.HTTPError as redirect:
-        if redirect.code not in (302, 303):
-            sys.exit(f"login answered {redirect.code}")
-        location = redirect.headers["Location"]
+        form.feed(page)
+        if not form.action:
+            sys.exit("no login form on the page")
+        fields = {"username": USER}
+        if "password" in form.inputs:
+            fields.update(password=secret("user-password"), credentialId="")
+        try:
+            with opener.open(form.action, urllib.parse.urlencode(fields).encode(), timeout=30) as r:
+                page = r.read().decode()
+        except urllib.error.HTTPError as redirect:
+            if redirect.code not in (302, 303):
+                sys.exit(f"login answered {redirect.code}")
+            location = redirect.headers["Location"]
+            break
+    if location is None:
+        sys.exit("the login forms never redirected back (wrong password, or a required action?)")
     back = urllib.parse.urlsplit(location)
     params = urllib.parse.parse_qs(back.query)
     if params.get("state") != [state] or "code" not in params:

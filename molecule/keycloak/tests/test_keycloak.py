@@ -1,0 +1,190 @@
+"""Verify roles/keycloak in the lab container: PostgreSQL, Java, the sandboxed unit, nginx with
+TLS, the management port, the declared firewall ports, and the running server through its
+admin API (realm, clients, groups, organizations, the admins) and an OIDC sign-in."""
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+REALM = yaml.safe_load((Path(__file__).parents[1] / "vars/realm.yml").read_text())["keycloak_realm"]
+CERT = "/etc/ssl/certs/molecule-sso.pem"
+PROBE = "python3 /root/keycloak_probe.py"
+# The discovery document through nginx, the test certificate the only trusted CA, TLS 1.2 at least.
+DISCOVERY = f"""
+import json, ssl, urllib.request
+context = ssl.create_default_context(cafile="{CERT}")
+context.minimum_version = ssl.TLSVersion.TLSv1_2
+answer = urllib.request.urlopen("https://sso.test/realms/meetfleet/.well-known/openid-configuration", context=context)
+print(json.dumps({{"issuer": json.load(answer)["issuer"], "hsts": answer.headers["Strict-Transport-Security"]}}))
+"""
+SECRET_FILES = ["keycloak-admin-password", "keycloak-db-password", "client-secret-bakery-collective",
+                "client-secret-cloud", "user-password"]
+
+
+def _json(host, command: str):
+    out = host.run(command)
+    assert out.rc == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def _api(host, path: str):
+    return _json(host, f"{PROBE} get {shlex.quote(path)}")
+
+
+def test_java_21_from_debian(host):
+    assert host.package("openjdk-21-jre-headless").is_installed
+    assert 'version "21.' in host.run("java -version").stderr
+
+
+def test_postgresql_database_and_role(host):
+    assert host.service("postgresql").is_running
+    def psql(query: str, db: str = "postgres") -> str:
+        return host.check_output(f"runuser -u postgres -- psql -tAc {shlex.quote(query)} {db}")
+
+    assert psql("SELECT 1 FROM pg_roles WHERE rolname = 'keycloak' AND NOT rolsuper") == "1"
+    assert psql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'keycloak'") == "keycloak"
+    # Keycloak made its schema there.
+    assert psql("SELECT to_regclass('public.realm') IS NOT NULL", "keycloak") == "t"
+    for socket in host.socket.get_listening_sockets():
+        if socket.endswith(":5432"):
+            assert "127.0.0.1" in socket or "::1" in socket, socket
+
+
+def test_distribution_from_the_mirror_checked_and_built_once(host):
+    version = host.check_output("readlink /opt/keycloak/current").rsplit("-", 1)[-1]
+    assert host.file(f"/opt/keycloak/dist/keycloak-{version}.zip").exists
+    assert host.check_output("cat /opt/keycloak/current/lib/quarkus/meetfleet-build-args").splitlines() == [
+        "--db=postgres", "--health-enabled=true", "--metrics-enabled=true"]
+    assert host.file("/opt/keycloak/current/bin/kc.sh").user == "root"
+
+
+def test_unit_runs_unprivileged_and_sandboxed(host):
+    service = host.service("keycloak")
+    assert service.is_running and service.is_enabled
+    pid = host.check_output("systemctl show -p MainPID --value keycloak")
+    assert host.check_output(f"ps -o user= -p {pid}") == "keycloak"
+    assert host.user("keycloak").shell == "/usr/sbin/nologin"
+    props = dict(line.split("=", 1) for line in host.check_output(
+        "systemctl show keycloak -p NoNewPrivileges -p ProtectSystem -p PrivateTmp -p ProtectHome "
+        "-p PrivateDevices -p CapabilityBoundingSet -p RestrictSUIDSGID -p SystemCallFilter "
+        "-p ProtectKernelTunables -p ReadWritePaths").splitlines())
+    assert props["NoNewPrivileges"] == "yes"
+    assert props["ProtectSystem"] == "strict"
+    assert props["PrivateTmp"] == "yes"
+    assert props["ProtectHome"] == "yes"
+    assert props["PrivateDevices"] == "yes"
+    assert props["RestrictSUIDSGID"] == "yes"
+    assert props["ProtectKernelTunables"] == "yes"
+    assert props["CapabilityBoundingSet"] == ""
+    assert props["SystemCallFilter"]
+    assert props["ReadWritePaths"].endswith("/data")
+    # The service writes only its data directory; code and configuration are root's.
+    assert host.run("runuser -u keycloak -- test -w /opt/keycloak/current/lib").rc != 0
+    assert host.run("runuser -u keycloak -- test -w /opt/keycloak/current/data").rc == 0
+    conf = host.file("/etc/keycloak/keycloak.conf")
+    assert (conf.user, conf.group, conf.mode) == ("root", "keycloak", 0o640)
+    assert "hostname=https://sso.test" in conf.content_string
+    assert "proxy-headers=xforwarded" in conf.content_string
+
+
+def test_bootstrap_admin_replaced_by_the_permanent_one(host):
+    assert not host.file("/etc/keycloak/bootstrap-admin.env").exists
+    users = _api(host, "master/users?briefRepresentation=true")
+    assert [user["username"] for user in users] == ["meetfleet-admin"]
+    roles = _api(host, f"master/users/{users[0]['id']}/role-mappings/realm")
+    assert "admin" in [role["name"] for role in roles]
+
+
+def test_management_port_health_and_metrics(host):
+    ready = host.check_output("python3 -c \"import urllib.request; "
+                              "print(urllib.request.urlopen('http://127.0.0.1:9000/health/ready').read().decode())\"")
+    assert json.loads(ready)["status"] == "UP"
+    metrics = host.check_output("python3 -c \"import urllib.request; "
+                                "print(urllib.request.urlopen('http://127.0.0.1:9000/metrics').read().decode())\"")
+    assert "jvm_memory_used_bytes" in metrics
+    # Scraped by the monitoring host: Keycloak binds its ports to every address (base's
+    # firewall opens only 443 to all and 9000 to the monitoring host).
+    assert host.socket("tcp://0.0.0.0:9000").is_listening
+
+
+def test_nginx_tls_site_with_the_public_issuer(host):
+    assert host.service("nginx").is_running
+    assert not host.file("/etc/nginx/sites-enabled/default").exists
+    answer = _json(host, f"python3 - <<'PYEOF'\n{DISCOVERY}\nPYEOF")
+    assert answer["issuer"] == "https://sso.test/realms/meetfleet"
+    assert answer["hsts"].startswith("max-age=")
+
+
+def test_declared_firewall_ports(host):
+    declared = json.loads(host.file("/root/molecule-keycloak-firewall-ports.json").content_string)
+    assert declared == [{"port": 443, "proto": "tcp"},
+                        {"port": 9000, "proto": "tcp", "sources": ["192.0.2.10"]}]
+
+
+def test_realm_settings(host):
+    realm = _api(host, "meetfleet")
+    assert realm["displayName"] == REALM["display_name"]
+    assert realm["registrationAllowed"] is REALM["registration_allowed"]
+    assert realm["verifyEmail"] is REALM["verify_email"]
+    assert realm["passwordPolicy"] == REALM["password_policy"]
+    assert realm["bruteForceProtected"] is True
+    assert realm["organizationsEnabled"] is True
+    smtp = realm["smtpServer"]
+    assert (smtp["host"], smtp["port"], smtp["from"]) == ("smtp.test", "25", "sso@sso.test")
+    assert smtp.get("auth") in ("false", None)
+
+
+def test_clients_from_the_inventory(host):
+    clients = {c["clientId"]: c for c in _api(host, "meetfleet/clients")}
+    for wanted in REALM["clients"]:
+        client = clients[wanted["client_id"]]
+        assert client["redirectUris"] == wanted["redirect_uris"]
+        assert sorted(client["webOrigins"]) == sorted(wanted["web_origins"])
+        assert client["rootUrl"] == wanted["root_url"]
+        assert client["publicClient"] is False
+        assert client["standardFlowEnabled"] is True
+        assert client["directAccessGrantsEnabled"] is False
+        assert client["implicitFlowEnabled"] is False
+        # The secret is the vault's (compared in the container, never printed).
+        secret = _api(host, f"meetfleet/clients/{client['id']}/client-secret")["value"]
+        expected = host.file(f"/root/molecule-client-secret-{wanted['client_id']}").content_string.strip()
+        assert secret == expected, f"{wanted['client_id']}: the client's secret is not the vault's"
+
+
+def test_organizations_and_admin_groups(host):
+    organizations = {o["alias"]: o for o in _api(host, "meetfleet/organizations?briefRepresentation=false")}
+    groups = [g["name"] for g in _api(host, "meetfleet/groups")]
+    assert sorted(organizations) == sorted(o["alias"] for o in REALM["organizations"])
+    for wanted in REALM["organizations"]:
+        organization = organizations[wanted["alias"]]
+        assert organization["name"] == wanted["name"]
+        assert organization["description"] == wanted["description"]
+        assert organization["enabled"] is True
+        assert [d["name"] for d in organization["domains"]] == wanted["domains"]
+        assert wanted["admin_group"] in groups
+
+
+@pytest.mark.parametrize("client", REALM["clients"], ids=lambda c: c["client_id"])
+def test_oidc_authorization_code_sign_in(host, client):
+    _json(host, f"{PROBE} ensure-user")
+    result = _json(host, f"{PROBE} signin {shlex.quote(client['client_id'])} {shlex.quote(client['redirect_uris'][0])}")
+    assert result["redirected_to"] == client["redirect_uris"][0]
+    issuer = f"{REALM['public_url']}/realms/{REALM['realm']}"
+    for kind in ("id_token", "access_token"):
+        claims = result[kind]
+        assert claims["iss"] == issuer, kind
+        audience = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        assert client["client_id"] in audience, kind
+        assert claims["azp"] == client["client_id"]
+    assert result["id_token"]["preferred_username"] == "alice"
+
+
+def test_no_secret_in_process_list_unit_or_journal(host):
+    secrets = [host.file(f"/root/molecule-{name}").content_string.strip() for name in SECRET_FILES]
+    exposed = host.run("ps -eo args; systemctl show keycloak nginx postgresql; journalctl --no-pager -o cat").stdout
+    for index, secret in enumerate(secrets):
+        assert len(secret) >= 16
+        assert secret not in exposed, f"the {SECRET_FILES[index]} secret shows in ps, systemctl show or the journal"
