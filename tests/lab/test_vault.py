@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from meetfleet.lab.hosts import load_lab_inventory
 from meetfleet.lab.podman import LabError
 from meetfleet.lab.vault import bbb_secret_key, ensure_vault, merge_vault, required_keys
+from meetfleet.sso.realm import realm_of
+from tests.conftest import LAB_INVENTORY
 
 
 def counter():
@@ -23,6 +26,24 @@ def test_key_names_match_what_group_vars_bbb_looks_up() -> None:
     assert required_keys(["b-2.x", "a-1.x"]) == [
         "vault_bbb_secret_a_1_x", "vault_bbb_secret_b_2_x", "vault_coturn_secret", "vault_exporter_basic_auth_password",
     ]
+
+
+def test_sso_hosts_and_clients_get_their_secrets() -> None:
+    keys = required_keys(["a-1.x"], {"bbb", "keycloak", "nextcloud"}, ["vault_sso_client_secret_b", "vault_sso_a"])
+    assert keys[-6:] == ["vault_keycloak_admin_password", "vault_keycloak_db_password",
+                         "vault_nextcloud_admin_password", "vault_nextcloud_db_password",
+                         "vault_sso_a", "vault_sso_client_secret_b"]
+    assert "vault_keycloak_admin_password" not in required_keys(["a-1.x"], {"bbb", "nextcloud"})
+
+
+def test_the_lab_vault_has_every_secret_its_realm_names() -> None:
+    fleet = load_lab_inventory(LAB_INVENTORY).fleet
+    realm = realm_of(fleet)
+    assert realm is not None and realm["clients"]
+    roles = {role for host in fleet.hosts.values() for role in host.roles}
+    keys = required_keys([], roles, [client["secret_variable"] for client in realm["clients"]])
+    assert {client["secret_variable"] for client in realm["clients"]} <= set(keys)
+    assert "vault_sso_client_secret_nextcloud" in keys  # what roles/nextcloud looks up
 
 
 def test_new_file_gets_every_key_with_a_fresh_value() -> None:

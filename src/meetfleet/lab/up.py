@@ -23,6 +23,7 @@ from meetfleet.lab.settings import LABEL_KEY, MOLECULE_CONTAINER_PREFIX, LabSett
 from meetfleet.lab.ssh import answers_ssh, ensure_key_pair, public_key_of
 from meetfleet.lab.trust import install_trust, machine_pip_bundle
 from meetfleet.lab.vault import ensure_vault, required_keys
+from meetfleet.sso.realm import realm_of
 
 Progress = Callable[[str], None]
 
@@ -49,7 +50,10 @@ def lab_up(inventory: LabInventory, settings: LabSettings, progress: Progress,
     for key in sorted({h.ssh_key for h in inventory.hosts}):
         steps.append(Step(f"ssh key {_short(key)}", ensure_key_pair(key)))
     bbb_hosts = [h.name for h in inventory.hosts if h.is_bbb]
-    vault_outcome = ensure_vault(inventory.vault_file, required_keys(bbb_hosts))
+    roles = {role for host in inventory.fleet.hosts.values() for role in host.roles}
+    realm = realm_of(inventory.fleet)
+    clients = [client["secret_variable"] for client in realm["clients"]] if realm else []
+    vault_outcome = ensure_vault(inventory.vault_file, required_keys(bbb_hosts, roles, clients))
     steps.append(Step(f"secrets {_short(inventory.vault_file)}", vault_outcome))
     steps.append(Step(f"network {settings.network}", _ensure_network(settings)))
     steps.extend(ensure_containers(inventory.hosts, settings, progress))

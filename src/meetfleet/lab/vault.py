@@ -29,9 +29,22 @@ def bbb_secret_key(host: str) -> str:
     return "vault_bbb_secret_" + host.replace(".", "_").replace("-", "_")
 
 
-def required_keys(bbb_hosts: Iterable[str]) -> list[str]:
+# What roles/keycloak and roles/nextcloud look up, when the lab has such hosts.
+KEYCLOAK_KEYS = ("vault_keycloak_admin_password", "vault_keycloak_db_password")
+NEXTCLOUD_KEYS = ("vault_nextcloud_admin_password", "vault_nextcloud_db_password")
+
+
+def required_keys(bbb_hosts: Iterable[str], roles: Iterable[str] = (),
+                  sso_client_secrets: Iterable[str] = ()) -> list[str]:
+    """Every secret the lab's roles look up: per BBB host, the fleet-wide ones, those of
+    the host kinds present (`roles`: the inventory's role groups in use) and one per SSO
+    client of the realm (its `secret_variable`)."""
+    roles = set(roles)
     return [*(bbb_secret_key(h) for h in sorted(bbb_hosts)),
-            "vault_coturn_secret", "vault_exporter_basic_auth_password"]
+            "vault_coturn_secret", "vault_exporter_basic_auth_password",
+            *(KEYCLOAK_KEYS if "keycloak" in roles else ()),
+            *(NEXTCLOUD_KEYS if "nextcloud" in roles else ()),
+            *sorted(sso_client_secrets)]
 
 
 def merge_vault(text: str, keys: Iterable[str], source: str = "vault.yml",
