@@ -9,6 +9,7 @@ import click
 
 from meetfleet import __version__
 from meetfleet.cli.capacity import capacity
+from meetfleet.cli.cloud import ci_vm, cloud, server_create, server_delete
 from meetfleet.cli.inventory import inventory
 from meetfleet.cli.lab import lab
 from meetfleet.cli.output import MeetfleetGroup
@@ -32,6 +33,10 @@ cli.add_command(place_command)
 cli.add_command(tenant)
 cli.add_command(capacity)
 cli.add_command(server)
+server.add_command(server_create)
+server.add_command(server_delete)
+cli.add_command(cloud)
+cli.add_command(ci_vm)
 cli.add_command(lab)
 
 if __name__ == "__main__":

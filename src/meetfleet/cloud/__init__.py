@@ -1,0 +1,2 @@
+"""meetfleet's Hetzner Cloud VMs (docs/cloud.md): planning (plan.py), the ports base
+opens (ports.py), the calls (hetzner.py)."""
