@@ -38,11 +38,15 @@ def ed25519_key(seed: str, comment: str) -> str:
 ALICE = ed25519_key("alice", "alice@example.coop")
 
 
+TEST_LABEL = "meetfleet-test"  # on every VM a test makes itself, even another fleet's: all are cleaned up
+
+
 @dataclass
 class Backend:
     env: dict[str, str]
     client: Client
     standin: hcloud_standin.Cloud | None  # None against the real API
+    mark: dict[str, str]  # the label a test puts on the VMs it makes behind meetfleet's back
 
 
 @pytest.fixture
@@ -69,11 +73,12 @@ def backend(fleet_dir: Path) -> Iterator[Backend]:
         token = os.environ["HCLOUD_TOKEN"]
         client = Client(token=token, poll_interval=2.0, timeout=(10, 60))
         try:
-            yield Backend({"HCLOUD_TOKEN": token, "HCLOUD_ENDPOINT": ""}, client, None)
+            yield Backend({"HCLOUD_TOKEN": token, "HCLOUD_ENDPOINT": ""}, client, None, {TEST_LABEL: fleet_dir.name})
         finally:
             selector = f"managed-by=meetfleet,fleet={fleet_dir.name}"
-            for server in client.servers.get_all(label_selector=selector):
-                server.delete().wait_until_finished()
+            for marked in (selector, f"{TEST_LABEL}={fleet_dir.name}"):
+                for server in client.servers.get_all(label_selector=marked):
+                    server.delete().wait_until_finished()
             for firewall in client.firewalls.get_all(label_selector=selector):
                 firewall.delete()
             for key in client.ssh_keys.get_all(label_selector=selector):
@@ -82,4 +87,4 @@ def backend(fleet_dir: Path) -> Iterator[Backend]:
     with hcloud_standin.serve() as cloud:
         client = Client(token=hcloud_standin.TOKEN, api_endpoint=cloud.url, poll_interval=0.01, timeout=(5, 10))
         yield Backend({"HCLOUD_TOKEN": hcloud_standin.TOKEN, "HCLOUD_ENDPOINT": cloud.url,
-                       "MEETFLEET_HCLOUD_POLL_INTERVAL": "0.01"}, client, cloud)
+                       "MEETFLEET_HCLOUD_POLL_INTERVAL": "0.01"}, client, cloud, {TEST_LABEL: fleet_dir.name})

@@ -65,7 +65,7 @@ def test_create_twice_makes_one_vm_and_records_it_cordoned(backend: Backend, fle
 
 def test_a_vm_of_that_name_that_is_not_ours_is_left_alone(backend: Backend, fleet_dir: Path):
     backend.client.servers.create(name=NEW, server_type=ServerType(name="cx22"), image=Image(name="ubuntu-22.04"),
-                                  labels={"owner": "someone-else"}).action.wait_until_finished()
+                                  labels={"owner": "someone-else", **backend.mark}).action.wait_until_finished()
     before = snapshot(fleet_dir)
     result = create(backend, fleet_dir, NEW, "--region", "eu", "--kind", "bbb")
     assert result.exit_code == 1

@@ -23,7 +23,7 @@ def make_vm(backend: Backend, name: str, labels: dict[str, str], server_type: st
     """A VM made behind meetfleet's back, straight through the client."""
     response = backend.client.servers.create(name=name, server_type=ServerType(name=server_type),
                                              image=Image(name="ubuntu-22.04"), location=Location(name=location),
-                                             labels=labels)
+                                             labels={**labels, **backend.mark})
     response.action.wait_until_finished()
 
 
@@ -87,7 +87,8 @@ def test_reap_deletes_only_this_fleets_expired_ci_vms(backend: Backend, fleet_di
     result = run("ci-vm", "reap", "-i", str(fleet_dir), "--json", env=backend.env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"deleted": ["ci-expired"], "kept": ["ci-running"]}
-    left = sorted(s.name for s in backend.client.servers.get_all())
+    made = {"ci-expired", "ci-running", "ci-other-fleet", "bbb-eu-9.example.coop"}
+    left = sorted(s.name for s in backend.client.servers.get_all() if s.name in made)
     assert left == ["bbb-eu-9.example.coop", "ci-other-fleet", "ci-running"]
 
 
