@@ -14,7 +14,7 @@ from meetfleet.cloud.plan import fingerprint
 from meetfleet.fleet import load_inventory
 from meetfleet.fleet.model import HcloudSource, ServerState
 from tests.cloud.conftest import ALICE, Backend
-from tests.helpers import run, snapshot
+from tests.helpers import flat, run, snapshot
 
 NEW = "bbb-eu-3.example.coop"
 
@@ -148,3 +148,17 @@ def test_a_failed_vm_deletion_leaves_the_host_retired_in_the_inventory(backend: 
     assert json.loads(result.stdout)["error"]["kind"] == "cloud_failed"
     assert load_inventory(fleet_dir).hosts[NEW].bbb.state == ServerState.RETIRED  # retired before the VM went
     assert len(backend.client.servers.get_all(name=NEW)) == 1
+
+
+def test_people_are_told_what_was_done_and_what_comes_next(backend: Backend, fleet_dir: Path):
+    args = ("server", "create", NEW, "--region", "eu", "--kind", "bbb", "-i", str(fleet_dir))
+    first = run(*args, env=backend.env)
+    assert first.exit_code == 0, first.output
+    said = flat(first.stdout)
+    assert f"created the VM and recorded {NEW} (bbb, region eu)" in said
+    assert f"meetfleet server uncordon {NEW}" in said
+    again = run(*args, env=backend.env)
+    assert again.exit_code == 0 and "nothing to do" in again.stdout
+    gone = run("server", "delete", NEW, "-i", str(fleet_dir), env=backend.env)
+    assert gone.exit_code == 0, gone.output
+    assert f"deleted {NEW} (retired, VM deleted, firewall deleted, removed from the inventory)" in flat(gone.stdout)
