@@ -18,7 +18,8 @@ Built from Hetzner's published API reference (https://docs.hetzner.cloud/), sect
   (the MD5 fingerprint computed, name and key unique: `uniqueness_error`).
 - "Firewalls": GET /firewalls (`name`, `label_selector`), POST /firewalls (answers
   `firewall`, `actions`), DELETE /firewalls/{id} (204; `resource_in_use` while applied to a
-  server), POST /firewalls/{id}/actions/set_rules (answers `actions`); a rule's fields
+  server), POST /firewalls/{id}/actions/set_rules, .../apply_to_resources, .../remove_from_resources (answer
+  `actions`; `firewall_already_applied`); a rule's fields
   direction, protocol, port, source_ips, destination_ips, description.
 - "Actions": GET /actions/{id}; an action here is `running` when made and `success` the
   first time it is read (the client's wait_until_finished then returns at once).
@@ -241,6 +242,29 @@ class Cloud:
         self.firewalls[firewall_id]["rules"] = self._rules(body.get("rules"))
         return {"actions": [self._action("set_firewall_rules", [(firewall_id, "firewall")])]}
 
+    def apply_to_resources(self, firewall_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        firewall = self.firewalls.get(firewall_id)
+        if firewall is None:
+            raise ApiError(404, "not_found", "firewall not found")
+        actions = []
+        for resource in body.get("apply_to") or []:
+            server_id = (resource.get("server") or {}).get("id")
+            if resource.get("type") != "server" or server_id not in self.servers:
+                raise ApiError(422, "invalid_input", "only servers that exist can be applied to here")
+            if any(a["server"]["id"] == server_id for a in firewall["applied_to"]):
+                raise ApiError(422, "firewall_already_applied", "firewall is already applied")
+            firewall["applied_to"].append({"type": "server", "server": {"id": server_id}})
+            actions.append(self._action("apply_firewall", [(firewall_id, "firewall"), (server_id, "server")]))
+        return {"actions": actions}
+
+    def remove_from_resources(self, firewall_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        firewall = self.firewalls.get(firewall_id)
+        if firewall is None:
+            raise ApiError(404, "not_found", "firewall not found")
+        ids = {(r.get("server") or {}).get("id") for r in body.get("remove_from") or []}
+        firewall["applied_to"] = [a for a in firewall["applied_to"] if a["server"]["id"] not in ids]
+        return {"actions": [self._action("remove_firewall", [(firewall_id, "firewall")])]}
+
     def delete_firewall(self, firewall_id: int) -> None:
         firewall = self.firewalls.get(firewall_id)
         if firewall is None:
@@ -319,6 +343,10 @@ class Cloud:
                 return 204, None
             case "POST", ["firewalls", fid, "actions", "set_rules"]:
                 return 201, self.set_rules(ident(fid), body)
+            case "POST", ["firewalls", fid, "actions", "apply_to_resources"]:
+                return 201, self.apply_to_resources(ident(fid), body)
+            case "POST", ["firewalls", fid, "actions", "remove_from_resources"]:
+                return 201, self.remove_from_resources(ident(fid), body)
             case "GET", ["actions", aid]:
                 return 200, self.read_action(ident(aid))
         raise ApiError(404, "not_found", f"the stand-in does not serve {method} /{'/'.join(parts)}")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from hcloud.firewalls import FirewallResource
 from hcloud.images import Image
 from hcloud.server_types import ServerType
 
@@ -162,3 +163,20 @@ def test_people_are_told_what_was_done_and_what_comes_next(backend: Backend, fle
     gone = run("server", "delete", NEW, "-i", str(fleet_dir), env=backend.env)
     assert gone.exit_code == 0, gone.output
     assert f"deleted {NEW} (retired, VM deleted, firewall deleted, removed from the inventory)" in flat(gone.stdout)
+
+
+def test_a_firewall_deleted_behind_our_back_is_made_again_and_applied(backend: Backend, fleet_dir: Path):
+    assert create(backend, fleet_dir, NEW, "--region", "eu", "--kind", "bbb").exit_code == 0
+    vm = backend.client.servers.get_all(name=NEW)[0]
+    old = backend.client.firewalls.get_all(name=NEW)[0]
+    for action in backend.client.firewalls.remove_from_resources(old, [FirewallResource(type="server", server=vm)]):
+        action.wait_until_finished()
+    backend.client.firewalls.delete(old)
+    before = snapshot(fleet_dir)
+    again = create(backend, fleet_dir, NEW, "--region", "eu", "--kind", "bbb")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["firewall"] == "created, applied"
+    firewall = backend.client.firewalls.get_all(name=NEW)[0]
+    vm = backend.client.servers.get_all(name=NEW)[0]
+    assert [f.firewall.id for f in vm.public_net.firewalls] == [firewall.id]
+    assert snapshot(fleet_dir) == before  # the record did not change

@@ -289,6 +289,8 @@ def _create_vm(edit: InventoryEdit, fleet_id: str, name: str, region: str, kind:
     firewall, firewall_done = cloud_call(hetzner.ensure_firewall, api, plan)
     if same_name:
         server, vm_created = same_name[0], False
+        if cloud_call(hetzner.apply_firewall, api, firewall, server):
+            firewall_done = f"{firewall_done}, applied"
     else:
         key_refs, created_keys = cloud_call(hetzner.ensure_ssh_keys, api, list(plan.ssh_keys), fleet_id)
         server, vm_created = cloud_call(hetzner.create_server, api, plan, key_refs, firewall), True

@@ -9,6 +9,7 @@ a timeout and every action is polled at a fixed interval for at most a bounded t
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from meetfleet.cloud.plan import AdminKey, CloudServer, VmPlan, fleet_labels, selector
@@ -65,8 +66,9 @@ def _call(what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
 def _server(bound: Any) -> CloudServer:
     ipv4 = bound.public_net.ipv4.ip if bound.public_net and bound.public_net.ipv4 else None
     location = bound.location.name if getattr(bound, "location", None) is not None else None
+    firewalls = tuple(f.firewall.id for f in (bound.public_net.firewalls or [])) if bound.public_net else ()
     return CloudServer(bound.id, bound.name, bound.server_type.name, location, dict(bound.labels or {}), ipv4,
-                       bound.status, getattr(bound.server_type, "cores", None))
+                       bound.status, getattr(bound.server_type, "cores", None), firewalls)
 
 
 def servers(client: Any, *, name: str | None = None, labels: dict[str, str] | None = None) -> list[CloudServer]:
@@ -132,6 +134,21 @@ def ensure_firewall(client: Any, plan: VmPlan) -> tuple[Any, str]:
     return firewall, "updated"
 
 
+def apply_firewall(client: Any, firewall: Any, server: CloudServer) -> bool:
+    """Apply `firewall` to the VM when it is not yet (e.g. the firewall was deleted and made
+    again). True when it was applied now."""
+    from hcloud.firewalls import FirewallResource
+    from hcloud.servers import Server
+
+    if firewall.id in server.firewalls:
+        return False
+    actions = _call(f"apply firewall {firewall.name} to {server.name}", client.firewalls.apply_to_resources,
+                    firewall, [FirewallResource(type="server", server=Server(id=server.id))])
+    for action in actions:
+        _call(f"apply firewall {firewall.name} to {server.name}", action.wait_until_finished)
+    return True
+
+
 def create_server(client: Any, plan: VmPlan, ssh_keys: list[Any], firewall: Any | None) -> CloudServer:
     """Create the VM and wait until it is running (its creation action finished)."""
     from hcloud.images import Image
@@ -160,5 +177,15 @@ def delete_firewall(client: Any, name: str, labels: dict[str, str]) -> bool:
     firewall = find_firewall(client, name, labels)
     if firewall is None:
         return False
-    _call(f"delete firewall {name}", client.firewalls.delete, firewall)
-    return True
+    from hcloud import APIException
+
+    # Detaching it from a deleted VM can take a moment: resource_in_use until then.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            firewall.delete()
+            return True
+        except APIException as exc:
+            if exc.code != "resource_in_use" or time.monotonic() > deadline:
+                raise CloudError(f"delete firewall {name}: Hetzner Cloud answered {exc.code}: {exc.message}") from None
+        time.sleep(float(os.environ.get(POLL_INTERVAL_ENV, "2") or 2))

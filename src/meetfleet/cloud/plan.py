@@ -190,6 +190,7 @@ class CloudServer:
     ipv4: str | None = None
     status: str | None = None
     cores: int | None = None
+    firewalls: tuple[int, ...] = ()  # ids of the firewalls applied to it
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "server_type": self.server_type, "location": self.location,
