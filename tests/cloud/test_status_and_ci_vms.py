@@ -129,3 +129,12 @@ def test_ci_vm_bad_input_is_exit_2(backend: Backend, fleet_dir: Path, args, name
     assert named in json.loads(result.stdout)["error"]["message"]
     if backend.standin:
         assert backend.standin.requests == []
+
+
+def test_a_refused_token_is_exit_1_and_never_printed(backend: Backend, fleet_dir: Path):
+    secret = "wrong-token-that-must-not-be-printed"
+    result = run("cloud", "status", "-i", str(fleet_dir), "--json", env={**backend.env, "HCLOUD_TOKEN": secret})
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)["error"]
+    assert error["kind"] == "cloud_failed" and "unauthorized" in error["message"]
+    assert secret not in result.output and secret not in result.stderr
