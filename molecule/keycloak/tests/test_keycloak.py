@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-REALM = yaml.safe_load((Path(__file__).parents[1] / "vars/realm.yml").read_text())["keycloak_realm"]
+FLEET = yaml.safe_load((Path(__file__).parents[1] / "vars/fleet.yml").read_text())
+# The clients the test fleet's fleet_sso and fleet_tenants must give (docs/sso.md): the tenant
+# with a Greenlight of its own, Nextcloud, the shared Greenlight.
+CLIENT_IDS = ["bakery-collective", "nextcloud", "shared-greenlight"]
 CERT = "/etc/ssl/certs/molecule-sso.pem"
 PROBE = "python3 /root/keycloak_probe.py"
 # The discovery document through nginx, the test certificate the only trusted CA, TLS 1.2 at least.
@@ -20,8 +23,8 @@ context.minimum_version = ssl.TLSVersion.TLSv1_2
 answer = urllib.request.urlopen("https://sso.test/realms/meetfleet/.well-known/openid-configuration", context=context)
 print(json.dumps({{"issuer": json.load(answer)["issuer"], "hsts": answer.headers["Strict-Transport-Security"]}}))
 """
-SECRET_FILES = ["keycloak-admin-password", "keycloak-db-password", "client-secret-bakery-collective",
-                "client-secret-cloud", "user-password"]
+SECRET_FILES = ["keycloak-admin-password", "keycloak-db-password", "user-password",
+                *(f"client-secret-{client}" for client in CLIENT_IDS)]
 
 
 def _json(host, command: str):
@@ -32,6 +35,24 @@ def _json(host, command: str):
 
 def _api(host, path: str):
     return _json(host, f"{PROBE} get {shlex.quote(path)}")
+
+
+@pytest.fixture(scope="module")
+def realm(host):
+    """What the role's filter computed from vars/fleet.yml, as converge recorded it."""
+    return json.loads(host.file("/root/molecule-keycloak-realm.json").content_string)
+
+
+def test_the_filter_computed_the_realm_from_the_fleet(realm):
+    sso = FLEET["fleet_sso"]
+    assert (realm["realm"], realm["public_url"], realm["password_policy"]) == (
+        sso["realm"], sso["public_url"], sso["password_policy"])
+    assert [c["client_id"] for c in realm["clients"]] == CLIENT_IDS
+    assert sorted(o["alias"] for o in realm["organizations"]) == sorted(FLEET["fleet_tenants"])
+    assert {c["client_id"]: c["secret_variable"] for c in realm["clients"]} == {
+        "bakery-collective": "vault_sso_client_secret_bakery_collective",
+        "nextcloud": "vault_sso_client_secret_nextcloud",
+        "shared-greenlight": "vault_sso_client_secret_shared_greenlight"}
 
 
 def test_java_21_from_debian(host):
@@ -124,22 +145,22 @@ def test_declared_firewall_ports(host):
                         {"port": 9000, "proto": "tcp", "sources": ["192.0.2.10"]}]
 
 
-def test_realm_settings(host):
-    realm = _api(host, "meetfleet")
-    assert realm["displayName"] == REALM["display_name"]
-    assert realm["registrationAllowed"] is REALM["registration_allowed"]
-    assert realm["verifyEmail"] is REALM["verify_email"]
-    assert realm["passwordPolicy"] == REALM["password_policy"]
-    assert realm["bruteForceProtected"] is True
-    assert realm["organizationsEnabled"] is True
-    smtp = realm["smtpServer"]
+def test_realm_settings(host, realm):
+    server = _api(host, realm["realm"])
+    assert server["displayName"] == realm["display_name"]
+    assert server["registrationAllowed"] is realm["registration_allowed"] is False
+    assert server["verifyEmail"] is realm["verify_email"] is True
+    assert server["passwordPolicy"] == realm["password_policy"]
+    assert server["bruteForceProtected"] is True
+    assert server["organizationsEnabled"] is True
+    smtp = server["smtpServer"]
     assert (smtp["host"], smtp["port"], smtp["from"]) == ("smtp.test", "25", "sso@sso.test")
     assert smtp.get("auth") in ("false", None)
 
 
-def test_clients_from_the_inventory(host):
+def test_clients_from_the_inventory(host, realm):
     clients = {c["clientId"]: c for c in _api(host, "meetfleet/clients")}
-    for wanted in REALM["clients"]:
+    for wanted in realm["clients"]:
         client = clients[wanted["client_id"]]
         assert client["redirectUris"] == wanted["redirect_uris"]
         assert sorted(client["webOrigins"]) == sorted(wanted["web_origins"])
@@ -154,11 +175,11 @@ def test_clients_from_the_inventory(host):
         assert secret == expected, f"{wanted['client_id']}: the client's secret is not the vault's"
 
 
-def test_organizations_and_admin_groups(host):
+def test_organizations_and_admin_groups(host, realm):
     organizations = {o["alias"]: o for o in _api(host, "meetfleet/organizations?briefRepresentation=false")}
     groups = [g["name"] for g in _api(host, "meetfleet/groups")]
-    assert sorted(organizations) == sorted(o["alias"] for o in REALM["organizations"])
-    for wanted in REALM["organizations"]:
+    assert sorted(organizations) == sorted(o["alias"] for o in realm["organizations"])
+    for wanted in realm["organizations"]:
         organization = organizations[wanted["alias"]]
         assert organization["name"] == wanted["name"]
         assert organization["description"] == wanted["description"]
@@ -167,12 +188,13 @@ def test_organizations_and_admin_groups(host):
         assert wanted["admin_group"] in groups
 
 
-@pytest.mark.parametrize("client", REALM["clients"], ids=lambda c: c["client_id"])
-def test_oidc_authorization_code_sign_in(host, client):
+@pytest.mark.parametrize("client_id", CLIENT_IDS)
+def test_oidc_authorization_code_sign_in(host, realm, client_id):
+    client = next(c for c in realm["clients"] if c["client_id"] == client_id)
     _json(host, f"{PROBE} ensure-user")
     result = _json(host, f"{PROBE} signin {shlex.quote(client['client_id'])} {shlex.quote(client['redirect_uris'][0])}")
     assert result["redirected_to"] == client["redirect_uris"][0]
-    issuer = f"{REALM['public_url']}/realms/{REALM['realm']}"
+    issuer = f"{realm['public_url']}/realms/{realm['realm']}"
     for kind in ("id_token", "access_token"):
         claims = result[kind]
         assert claims["iss"] == issuer, kind
