@@ -31,6 +31,11 @@ def test_the_inventorys_values_replace_the_roles_defaults():
 
 def test_a_kind_without_a_playbook_of_its_own_gets_base_alone():
     assert kind_ports(REPO, "greenlight", lambda keys: {}, []).roles == ("base",)
+    keycloak = kind_ports(REPO, "keycloak", lambda keys: {}, ["203.0.113.60"])  # its play: playbooks/sso.yml
+    assert "keycloak" in keycloak.roles
+    found = {(r.protocol, r.port, r.sources) for r in keycloak.rules}
+    assert ("tcp", "443", ANY_SOURCE) in found
+    assert ("tcp", "9000", ("203.0.113.60/32",)) in found  # its management port, for the monitoring hosts
     monitoring = kind_ports(REPO, "monitoring", lambda keys: {}, [])
     assert monitoring.roles == ("base", "capacity_exporter", "monitoring")
     assert monitoring.notes  # no monitoring address known: the node exporter port stays closed, said so

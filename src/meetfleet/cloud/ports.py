@@ -4,9 +4,9 @@ declares its ports"): SSH (`base_ssh_port`, `base_ssh_allowed_sources`), the nod
 for the monitoring hosts, and every `ROLE_firewall_ports` of the play's roles' defaults and
 vars, with the inventory's values of those roles' variables over the defaults.
 
-Which roles a kind's play runs is read from playbooks/KIND.yml (its play on `hosts: KIND`;
-roles applied only in the lab, `when: fleet_lab ...`, left out); a kind with no playbook of
-its own gets base alone (playbooks/base.yml). The declarations are Jinja expressions: they
+Which roles a kind's play runs is read from the playbooks (the play on `hosts: KIND` in
+playbooks/*.yml; roles applied only in the lab, `when: fleet_lab ...`, left out); a kind no
+play names gets base alone (playbooks/base.yml). The declarations are Jinja expressions: they
 are evaluated here with Jinja's native types and the few Ansible filters they use
 (combine, community.general.dict_kv, bool). Reading role files is the only I/O.
 """
@@ -120,14 +120,14 @@ def _load_yaml(path: Path) -> dict[str, Any]:
 
 
 def play_roles(project: Path, kind: str) -> tuple[str, ...]:
-    """The roles of playbooks/KIND.yml's play on `hosts: KIND` (lab-only roles left out);
-    base alone when the kind has no playbook."""
-    path = project / "playbooks" / f"{kind}.yml"
-    if not path.is_file():
-        return ("base",)
-    plays = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    for play in plays:
-        if isinstance(play, dict) and play.get("hosts") == kind:
+    """The roles of the play on `hosts: KIND` in playbooks/*.yml (lab-only roles left out;
+    playbooks/KIND.yml first); base alone when no playbook has one."""
+    playbooks = sorted((project / "playbooks").glob("*.yml"), key=lambda p: (p.stem != kind, p.name))
+    for path in playbooks:
+        plays = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        for play in plays if isinstance(plays, list) else []:
+            if not (isinstance(play, dict) and play.get("hosts") == kind):
+                continue
             names = []
             for entry in play.get("roles") or []:
                 role = entry if isinstance(entry, dict) else {"role": entry}
@@ -169,6 +169,11 @@ def kind_ports(project: Path, kind: str, inventory_values: Callable[[list[str]],
     fixed = role_vars(project, roles)
     from_inventory = inventory_values(sorted(set(defaults) | set(fixed)))
     values = {**defaults, **from_inventory, **fixed}
+    given = values.get("base_node_exporter_allowed_sources")
+    if given is None:
+        # base's check phase sets it from the monitoring hosts (resolved on the host); other
+        # roles read it too (keycloak's management port)
+        values["base_node_exporter_allowed_sources"] = list(monitoring_addresses)
     variables = Variables(values)
     notes: list[str] = []
 
@@ -178,8 +183,7 @@ def kind_ports(project: Path, kind: str, inventory_values: Callable[[list[str]],
         ssh["sources"] = variables.get("base_ssh_allowed_sources")
     entries.append(("base_ssh_port", ssh))
     if variables.get("base_node_exporter_enabled"):
-        given = values.get("base_node_exporter_allowed_sources")
-        sources = variables.get("base_node_exporter_allowed_sources") if given is not None else monitoring_addresses
+        sources = variables.get("base_node_exporter_allowed_sources")
         if sources:
             entries.append(("base_node_exporter_port", {"port": variables.get("base_node_exporter_port"),
                                                         "proto": "tcp", "sources": sources}))
