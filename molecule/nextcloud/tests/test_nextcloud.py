@@ -247,7 +247,8 @@ def test_declarations_for_base_and_occ(host):
     args = declared["oidc_provider_args"]
     assert "--clientid=nextcloud" in args
     assert "--clientsecret-file=/run/meetfleet-nextcloud/oidc-client-secret" in args
-    assert "--group-provisioning=1" in args and "--mapping-groups=groups" in args
+    assert "--group-provisioning=1" in args and "--mapping-groups=organization" in args
+    assert "--scope=openid email profile organization" in args
     assert r"--group-whitelist-regex=/^(?:bakery\-collective|food\.coop)$/" in args
     assert "--group-restrict-login-to-whitelist=1" in args
     assert not any("test-only-oidc-client-secret" in arg for arg in args)
