@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Apply kernel settings where this host may, and say for each what happened.
 
-Argument: a JSON object {"wanted": {key: value}, "in_container": bool, "container_pattern": regex}.
+Argument: a JSON object {"wanted": {key: value}, "in_container": bool, "container_pattern": regex,
+"check": bool}; with "check" true nothing is written (Ansible's check mode).
 Prints one JSON object {key: status}; status is one of
   ok        already the wanted value
-  changed   written now
+  changed   written now (in check mode: would be written)
   absent    this kernel has no such key (e.g. kernel.yama.* without Yama)
   host      in a container, a key of the machine running it: never written from inside
   readonly  the key exists but /proc/sys is read-only here (e.g. podman's default)
@@ -39,6 +40,8 @@ def main() -> int:
             status[key] = "host"
         elif not os.access(path, os.W_OK):
             status[key] = "readonly"
+        elif spec.get("check"):
+            status[key] = "changed"
         else:
             try:
                 with open(path, "w") as handle:
