@@ -55,9 +55,9 @@ lane_checks() {
     step pytest 3300 python -m pytest -q tests
 }
 
-# The molecule scenarios, longest first, dealt alternately to two lanes (each lane runs
+# The molecule scenarios, longest first (times of the last CI run), dealt alternately to two lanes (each lane runs
 # its scenarios one after another; the two lanes and the checks run side by side).
-scenario_order=(monitoring base bbb gateway coturn capacity_exporter)
+scenario_order=(coturn capacity_exporter monitoring base keycloak bbb nextcloud gateway)
 scenarios=()
 for name in "${scenario_order[@]}"; do
     [ -e "molecule/$name/molecule.yml" ] && scenarios+=("$name")
