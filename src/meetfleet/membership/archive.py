@@ -47,8 +47,8 @@ RECORD_FIELDS = ("plan", "region", "timezone", "sso_client", "sso_domains", "ori
 NOT_INCLUDED = {
     "greenlight_database": "not exported yet: no Greenlight role exists in this fleet, so there is no "
                            "database of the member's to dump (rooms, users, settings)",
-    "recordings": "not exported yet: the BBB API client has no getRecordings call, so the list of the "
-                  "member's recordings cannot be read",
+    "recordings": "not exported yet: the export reads the inventory only and asks no BBB server "
+                  "(BbbClient.get_recordings can list them; the export does not call it yet)",
     "secrets": "never exported: the importing fleet makes its own (a new gateway secret when it has "
                "fleet_gateway), so no secret travels in a file",
     "bbb_server": "not exported: the importing fleet places the member on its own servers",
