@@ -13,7 +13,7 @@ from meetfleet.cli.main import cli
 from meetfleet.fleet import InventoryError
 from meetfleet.lab.hosts import load_lab_inventory
 from meetfleet.lab.settings import LabSettings
-from meetfleet.lab.up import published_ports
+from meetfleet.lab.up import made_for_other_secrets, published_ports
 from tests.conftest import LAB_INVENTORY, REPO
 
 
@@ -39,8 +39,9 @@ def test_every_inventory_host_becomes_a_container_on_its_port() -> None:
 
 def test_run_args_name_label_network_and_publish_sshd_on_loopback() -> None:
     host = next(h for h in load_lab_inventory(LAB_INVENTORY).hosts if h.name == "bbb-eu-1.lab")
-    args = host.run_args(LabSettings(network="net-x", label_value="t1", image="localhost/img:tag"))
+    args = host.run_args(LabSettings(network="net-x", label_value="t1", image="localhost/img:tag"), "id-1")
     assert args[:2] == ["run", "--detach"]
+    assert "meetfleet.lab.secrets=id-1" in args
     pairs = dict(itertools.pairwise(args))
     assert pairs["--name"] == "bbb-eu-1.lab"
     assert pairs["--hostname"] == "bbb-eu-1.lab"
@@ -152,3 +153,11 @@ def test_published_ports_read_back_from_podman_inspect() -> None:
     }}}
     assert published_ports(info) == {(19840, 9840)}
     assert published_ports({}) == set()
+
+
+def test_a_container_made_for_another_vault_is_remade() -> None:
+    made_for = lambda labels: {"Config": {"Labels": labels}}  # noqa: E731
+    assert not made_for_other_secrets(made_for({"meetfleet.lab.secrets": "id-1"}), "id-1")
+    assert made_for_other_secrets(made_for({"meetfleet.lab.secrets": "id-2"}), "id-1")
+    assert made_for_other_secrets(made_for({}), "id-1")  # made before containers carried it
+    assert made_for_other_secrets({}, "id-1")

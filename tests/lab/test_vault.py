@@ -11,7 +11,7 @@ import yaml
 
 from meetfleet.lab.hosts import load_lab_inventory
 from meetfleet.lab.podman import LabError
-from meetfleet.lab.vault import bbb_secret_key, ensure_vault, merge_vault, required_keys
+from meetfleet.lab.vault import bbb_secret_key, ensure_vault, merge_vault, required_keys, secrets_id
 from meetfleet.sso.realm import realm_of
 from tests.conftest import LAB_INVENTORY
 
@@ -24,8 +24,21 @@ def counter():
 def test_key_names_match_what_group_vars_bbb_looks_up() -> None:
     assert bbb_secret_key("bbb-eu-1.lab") == "vault_bbb_secret_bbb_eu_1_lab"
     assert required_keys(["b-2.x", "a-1.x"]) == [
-        "vault_bbb_secret_a_1_x", "vault_bbb_secret_b_2_x", "vault_coturn_secret", "vault_exporter_basic_auth_password",
+        "lab_secrets_id", "vault_bbb_secret_a_1_x", "vault_bbb_secret_b_2_x", "vault_coturn_secret",
+        "vault_exporter_basic_auth_password",
     ]
+
+
+def test_the_vaults_id_is_made_once_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "vault.yml"
+    ensure_vault(path, required_keys(["a-1.x"]))
+    first = secrets_id(path)
+    assert len(first) == 64
+    ensure_vault(path, required_keys(["a-1.x", "b-2.x"]))
+    assert secrets_id(path) == first  # a secret added later keeps the lab's containers
+    other = tmp_path / "other.yml"
+    ensure_vault(other, required_keys(["a-1.x"]))
+    assert secrets_id(other) != first  # another checkout's vault: another id
 
 
 def test_sso_hosts_and_clients_get_their_secrets() -> None:

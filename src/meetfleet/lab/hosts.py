@@ -12,6 +12,9 @@ from meetfleet.lab.settings import LABEL_KEY, LabSettings
 CONNECTION_KEYS = ("ansible_port", "ansible_host", "ansible_user", "ansible_ssh_private_key_file",
                    "lab_published_ports")
 LOCAL_ADDRESSES = frozenset({"127.0.0.1", "localhost"})
+# Which lab vault a container was made for (its `lab_secrets_id`): state kept on a host
+# (Keycloak's admin, databases) was made with that vault's secrets.
+SECRETS_LABEL = f"{LABEL_KEY}.secrets"
 
 
 @dataclass(frozen=True)
@@ -27,13 +30,15 @@ class LabHost:
     # what this machine's own commands reach, e.g. the exporter that fleet_capacity_source names.
     published_ports: tuple[tuple[int, int], ...] = ()
 
-    def run_args(self, settings: LabSettings) -> list[str]:
-        """`podman run` arguments that create this host's container."""
+    def run_args(self, settings: LabSettings, secrets_id: str = "") -> list[str]:
+        """`podman run` arguments that create this host's container (`secrets_id`: the lab
+        vault's, so a container configured with another checkout's secrets is told apart)."""
         return [
             "run", "--detach",
             "--name", self.name, "--hostname", self.name,
             "--label", settings.label,
             "--label", f"{LABEL_KEY}.ssh-port={self.ssh_port}",
+            "--label", f"{SECRETS_LABEL}={secrets_id}",
             "--network", settings.network,
             "--systemd=always",
             # base's nftables firewall loads into the container's own network namespace

@@ -16,13 +16,13 @@ from typing import Any
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from meetfleet.lab.containers_conf import ensure_containers_conf
-from meetfleet.lab.hosts import LabHost, LabInventory
+from meetfleet.lab.hosts import SECRETS_LABEL, LabHost, LabInventory
 from meetfleet.lab.image import ensure_image
 from meetfleet.lab.podman import STALE, LabError, container_state, exists, inspect_container, podman, require_tool
 from meetfleet.lab.settings import LABEL_KEY, MOLECULE_CONTAINER_PREFIX, LabSettings
 from meetfleet.lab.ssh import answers_ssh, ensure_key_pair, public_key_of
 from meetfleet.lab.trust import install_trust, machine_pip_bundle
-from meetfleet.lab.vault import ensure_vault, required_keys
+from meetfleet.lab.vault import ensure_vault, required_keys, secrets_id
 from meetfleet.sso.realm import realm_of
 
 Progress = Callable[[str], None]
@@ -56,16 +56,18 @@ def lab_up(inventory: LabInventory, settings: LabSettings, progress: Progress,
     vault_outcome = ensure_vault(inventory.vault_file, required_keys(bbb_hosts, roles, clients))
     steps.append(Step(f"secrets {_short(inventory.vault_file)}", vault_outcome))
     steps.append(Step(f"network {settings.network}", _ensure_network(settings)))
-    steps.extend(ensure_containers(inventory.hosts, settings, progress))
+    steps.extend(ensure_containers(inventory.hosts, settings, progress, secrets_id(inventory.vault_file)))
     wait_for_ssh(inventory.hosts, wait_seconds, progress)
     return steps
 
 
-def ensure_containers(hosts: list[LabHost], settings: LabSettings, progress: Progress) -> list[Step]:
-    """All hosts at once (podman serialises what must be); every failure is reported, not just the first."""
+def ensure_containers(hosts: list[LabHost], settings: LabSettings, progress: Progress,
+                      secrets: str = "") -> list[Step]:
+    """All hosts at once (podman serialises what must be); every failure is reported, not just the first.
+    `secrets`: the lab vault's lab_secrets_id."""
     def one(host: LabHost) -> Step:
         try:
-            outcome = _ensure_container(host, settings)
+            outcome = _ensure_container(host, settings, secrets)
         except LabError as exc:
             hint = (f" (another program holds port {host.ssh_port}: `ss -ltnp 'sport = :{host.ssh_port}'` "
                     "shows which; free it or change ansible_port)") if "address already in use" in str(exc) else ""
@@ -73,7 +75,8 @@ def ensure_containers(hosts: list[LabHost], settings: LabSettings, progress: Pro
         detail = f"ssh 127.0.0.1:{host.ssh_port}"
         detail += "".join(f", 127.0.0.1:{outside} -> {inside}" for outside, inside in host.published_ports)
         if outcome == "recreated":
-            detail += " (was stale or its published ports changed: rerun the playbooks)"
+            detail += (" (was stale, its published ports changed, or it was made for another lab vault's "
+                       "secrets: rerun the playbooks)")
         progress(f"{host.name}: container {outcome}")
         return Step(f"host {host.name}", outcome, detail)
 
@@ -128,22 +131,23 @@ def _ensure_network(settings: LabSettings) -> str:
     return "created"
 
 
-def _ensure_container(host: LabHost, settings: LabSettings) -> str:
+def _ensure_container(host: LabHost, settings: LabSettings, secrets: str) -> str:
     info = inspect_container(host.name)
     if info is None:
-        _create_container(host, settings)
+        _create_container(host, settings, secrets)
         return "created"
     mismatch = container_mismatch(info, host, settings)
     if mismatch:
         raise LabError(f"container {host.name} exists but {mismatch}; remove it "
                        f"(`podman rm -f {host.name}`, or `meetfleet lab down` for the whole lab) and rerun")
     state = container_state(info)
-    if state == STALE or published_ports(info) != set(host.published_ports):
+    if state == STALE or published_ports(info) != set(host.published_ports) or made_for_other_secrets(info, secrets):
         # podman can only remove a stale container, and can change no published port of a
-        # live one. What was deployed on it goes with it, so the playbooks must run again:
-        # the step's detail says so.
+        # live one; a host configured with another vault's secrets keeps state they made
+        # (Keycloak's admin, database roles). What was deployed on it goes with it, so the
+        # playbooks must run again: the step's detail says so.
         _remove_stale(host.name)
-        _create_container(host, settings)
+        _create_container(host, settings, secrets)
         return "recreated"
     outcome = "present"
     if state != "running":
@@ -163,8 +167,14 @@ def _remove_stale(name: str) -> None:
     podman("rm", "--force", "--time", "0", name, timeout=120)
 
 
-def _create_container(host: LabHost, settings: LabSettings) -> None:
-    podman(*host.run_args(settings), timeout=120)
+def made_for_other_secrets(info: dict[str, Any], secrets: str) -> bool:
+    """Whether the container was made for another lab vault than the one whose id is `secrets`."""
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    return labels.get(SECRETS_LABEL, "") != secrets
+
+
+def _create_container(host: LabHost, settings: LabSettings, secrets: str) -> None:
+    podman(*host.run_args(settings, secrets), timeout=120)
     _install_key(host)
     _install_machine_trust(host)
 

@@ -29,6 +29,11 @@ def bbb_secret_key(host: str) -> str:
     return "vault_bbb_secret_" + host.replace(".", "_").replace("-", "_")
 
 
+# Not a secret: one random value per lab vault, kept on rerun. Containers carry it as a
+# label (lab/hosts.py SECRETS_LABEL): a container made for another vault (another
+# checkout's, or a deleted vault's) holds state made with other secrets, and is remade.
+SECRETS_ID_KEY = "lab_secrets_id"
+
 # What roles/keycloak and roles/nextcloud look up, when the lab has such hosts.
 KEYCLOAK_KEYS = ("vault_keycloak_admin_password", "vault_keycloak_db_password")
 NEXTCLOUD_KEYS = ("vault_nextcloud_admin_password", "vault_nextcloud_db_password")
@@ -40,7 +45,7 @@ def required_keys(bbb_hosts: Iterable[str], roles: Iterable[str] = (),
     the host kinds present (`roles`: the inventory's role groups in use) and one per SSO
     client of the realm (its `secret_variable`)."""
     roles = set(roles)
-    return [*(bbb_secret_key(h) for h in sorted(bbb_hosts)),
+    return [SECRETS_ID_KEY, *(bbb_secret_key(h) for h in sorted(bbb_hosts)),
             "vault_coturn_secret", "vault_exporter_basic_auth_password",
             *(KEYCLOAK_KEYS if "keycloak" in roles else ()),
             *(NEXTCLOUD_KEYS if "nextcloud" in roles else ()),
@@ -72,6 +77,14 @@ def merge_vault(text: str, keys: Iterable[str], source: str = "vault.yml",
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue(), added
+
+
+def secrets_id(path: Path) -> str:
+    """The vault's lab_secrets_id (ensure_vault made it)."""
+    value = YAML(typ="safe").load(path.read_text(encoding="utf-8")).get(SECRETS_ID_KEY)
+    if not isinstance(value, str) or not value:
+        raise LabError(f"{path}: {SECRETS_ID_KEY} is missing; delete that line or the file and rerun")
+    return value
 
 
 def ensure_vault(path: Path, keys: Iterable[str]) -> str:
