@@ -57,7 +57,7 @@ lane_checks() {
 
 # The molecule scenarios, longest first (times of the last CI run), dealt alternately to two lanes (each lane runs
 # its scenarios one after another; the two lanes and the checks run side by side).
-scenario_order=(coturn capacity_exporter monitoring base keycloak bbb nextcloud gateway)
+scenario_order=(coturn capacity_exporter monitoring base keycloak bbb gateway nextcloud)
 scenarios=()
 for name in "${scenario_order[@]}"; do
     [ -e "molecule/$name/molecule.yml" ] && scenarios+=("$name")
