@@ -24,12 +24,14 @@ DEBOOTSTRAP_TIMEOUT = 1200.0
 IMPORT_TIMEOUT = 600.0
 
 SSH_HOSTKEYS_DROPIN = """\
-# Each lab host makes its own SSH host keys at first boot (the image ships none).
+# Each lab host makes its own SSH host keys at first boot (the image ships none); only
+# then: at every start `ssh-keygen -A` would remake the types base removes (ECDSA).
 [Service]
 ExecStartPre=
-ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/bin/sh -c 'ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1 || /usr/bin/ssh-keygen -A'
 ExecStartPre=/usr/sbin/sshd -t
 """
+SSH_HOSTKEYS_DROPIN_PATH = "/etc/systemd/system/ssh.service.d/lab-hostkeys.conf"
 
 
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"
