@@ -31,7 +31,6 @@ ExecStartPre=
 ExecStartPre=/bin/sh -c 'ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1 || /usr/bin/ssh-keygen -A'
 ExecStartPre=/usr/sbin/sshd -t
 """
-SSH_HOSTKEYS_DROPIN_PATH = "/etc/systemd/system/ssh.service.d/lab-hostkeys.conf"
 
 
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"

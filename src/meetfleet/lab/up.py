@@ -17,7 +17,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fi
 
 from meetfleet.lab.containers_conf import ensure_containers_conf
 from meetfleet.lab.hosts import SECRETS_LABEL, LabHost, LabInventory
-from meetfleet.lab.image import SSH_HOSTKEYS_DROPIN, SSH_HOSTKEYS_DROPIN_PATH, ensure_image
+from meetfleet.lab.image import ensure_image
 from meetfleet.lab.podman import STALE, LabError, container_state, exists, inspect_container, podman, require_tool
 from meetfleet.lab.settings import LABEL_KEY, MOLECULE_CONTAINER_PREFIX, LabSettings
 from meetfleet.lab.ssh import answers_ssh, ensure_key_pair, public_key_of
@@ -175,11 +175,6 @@ def made_for_other_secrets(info: dict[str, Any], secrets: str) -> bool:
 
 def _create_container(host: LabHost, settings: LabSettings, secrets: str) -> None:
     podman(*host.run_args(settings, secrets), timeout=120)
-    # Images built before the drop-in made keys at first boot only remake them at every
-    # sshd start: the container gets today's drop-in.
-    podman("exec", "-i", host.name, "sh", "-c",
-           f"cat > {SSH_HOSTKEYS_DROPIN_PATH} && (systemctl daemon-reload || true)",
-           input_text=SSH_HOSTKEYS_DROPIN, timeout=60)
     _install_key(host)
     _install_machine_trust(host)
 
