@@ -18,3 +18,14 @@ def example_copy(tmp_path: Path) -> Path:
     target = tmp_path / "example"
     shutil.copytree(EXAMPLE_INVENTORY, target)
     return target
+
+
+# A lab test runs playbooks against containers (site.yml on a fresh lab converges every
+# host): it gets this instead of pyproject's per-test timeout.
+LAB_TEST_TIMEOUT = 2400
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("lab") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(LAB_TEST_TIMEOUT))

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from meetfleet.fleet import load_inventory
+from meetfleet.lab.hosts import SECRETS_LABEL
 from tests.conftest import LAB_INVENTORY, REPO
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -89,9 +90,14 @@ def test_up_makes_hosts_ansible_reaches_over_ssh(test_lab: Path) -> None:
     vault = test_lab / "group_vars" / "all" / "vault.yml"
     assert stat.S_IMODE(vault.stat().st_mode) == 0o600
     secrets = yaml.safe_load(vault.read_text())
+    lab_id = secrets.pop("lab_secrets_id")  # not a secret: the vault's id, which containers carry
     assert set(secrets) == {"vault_bbb_secret_t_a_labtest", "vault_coturn_secret",
                             "vault_exporter_basic_auth_password"}
     assert all(len(v) == 64 for v in secrets.values())
+    for host in HOSTS:
+        label = subprocess.run(["podman", "inspect", host, "--format", f'{{{{index .Config.Labels "{SECRETS_LABEL}"}}}}'],
+                               check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+        assert label == lab_id
     assert secrets["vault_bbb_secret_t_a_labtest"] not in first.stdout + first.stderr
 
     ping = ansible(test_lab, "all", "-m", "ansible.builtin.ping")
