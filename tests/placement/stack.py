@@ -238,7 +238,7 @@ class CannedServer:
         class Handler(BaseHTTPRequestHandler):
             # A client that stays silent (a kept-alive or half-done TLS connection) must not
             # hold stop() forever: its thread gives up after this, then stop() joins it.
-            timeout = 5
+            timeout = 10
 
             def _reply(self, params: dict[str, str]) -> None:
                 if expected and self.headers.get("Authorization") != expected:
