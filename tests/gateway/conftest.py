@@ -4,11 +4,13 @@ secrets file, a real redis-server, and gateways served from background threads."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,7 +79,7 @@ class Fleet:
         self.secrets = write_secrets(root)
 
     def config(self):
-        tenants, servers = load_secrets(self.secrets)
+        tenants, servers, _ = load_secrets(self.secrets)
         return build_config(load_inventory(self.inventory), tenants, servers, self.secrets)
 
     def stop(self) -> None:
@@ -153,29 +155,36 @@ def gateway(start_gateway):
     return start_gateway()
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
+@contextlib.contextmanager
+def running_redis(work: Path, *config: str) -> Iterator[int]:
+    """A real redis-server on 127.0.0.1 (`config`: more of its command-line directives); its port."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed (scripts/setup.sh installs it)")
     port = free_port()
-    work = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(work)],
+                                "--appendonly", "no", "--dir", str(work), *config],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        pytest.fail("redis-server did not start")
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(10)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("redis-server did not start")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    with running_redis(tmp_path_factory.mktemp("redis")) as port:
+        yield f"redis://127.0.0.1:{port}/0"
 
 
 @pytest.fixture

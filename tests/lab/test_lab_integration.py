@@ -95,7 +95,8 @@ def test_up_makes_hosts_ansible_reaches_over_ssh(test_lab: Path) -> None:
                             "vault_exporter_basic_auth_password"}
     assert all(len(v) == 64 for v in secrets.values())
     for host in HOSTS:
-        label = subprocess.run(["podman", "inspect", host, "--format", f'{{{{index .Config.Labels "{SECRETS_LABEL}"}}}}'],
+        label_format = f'{{{{index .Config.Labels "{SECRETS_LABEL}"}}}}'
+        label = subprocess.run(["podman", "inspect", host, "--format", label_format],
                                check=True, capture_output=True, text=True, timeout=60).stdout.strip()
         assert label == lab_id
     assert secrets["vault_bbb_secret_t_a_labtest"] not in first.stdout + first.stderr

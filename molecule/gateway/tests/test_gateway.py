@@ -11,6 +11,7 @@ CONFIG = "/etc/meetfleet-gateway"
 VENV = "/opt/meetfleet-gateway/venv"
 STANDIN_UNIT = "molecule-bbb-standin"
 CERT = "/etc/ssl/certs/molecule-gateway.pem"
+REDIS_PASSWORD_FILE = f"{CONFIG}/redis-password"
 
 # Signs a BBB call with the secret read from a file in the container (never on a command
 # line), calls it through nginx with the test certificate as the only trusted CA, prints the answer.
@@ -81,6 +82,8 @@ def test_secrets_not_in_process_list_unit_or_journal(host):
     for name in ("gateway-secret-bakery-collective", "gateway-secret-food.coop", "bbb-secret-bbb-eu-1.test"):
         assert host.file(f"/root/molecule-{name}").content_string.strip() not in visible
     assert "test-only-redis-admin-password" not in visible
+    assert host.file(REDIS_PASSWORD_FILE).content_string.strip() not in visible
+    assert "--redis redis://meetfleet-gateway@127.0.0.1:6379/0" in host.check_output("ps -eo args")
 
 
 def test_inventory_copied_without_vault_files(host):
@@ -93,14 +96,23 @@ def test_redis_on_loopback_only_with_its_acl(host):
     listening = host.check_output("ss -Htlnp | grep redis-server")
     addresses = sorted({line.split()[3] for line in listening.splitlines()})
     assert addresses == ["127.0.0.1:6379"], listening
-    # The gateway's (default) user: its own keys only, no server commands.
-    assert "NOPERM" in host.run("redis-cli SET other:key 1").stdout
-    assert "NOPERM" in host.run("redis-cli CONFIG GET bind").stdout
-    assert host.check_output("redis-cli SET meetfleet:gateway:molecule-probe 1") == "OK"
-    host.run("redis-cli DEL meetfleet:gateway:molecule-probe")
-    # The admin user's password is kept as a hash only.
+    # No default user: a client that does not sign in can do nothing.
+    assert "NOAUTH" in host.run("redis-cli GET meetfleet:gateway:where").stdout
+    # The gateway's user, with the password made on the host: its own keys only, no server commands.
+    password_file = host.file(REDIS_PASSWORD_FILE)
+    assert (password_file.user, password_file.mode) == ("root", 0o600)
+    password = password_file.content_string.strip()
+    assert len(password) == 64
+    assert f'redis_password: "{password}"' in host.file(f"{CONFIG}/secrets.yml").content_string
+    as_gateway = f"REDISCLI_AUTH=$(cat {REDIS_PASSWORD_FILE}) redis-cli --user meetfleet-gateway"
+    assert "NOPERM" in host.run(f"{as_gateway} SET other:key 1").stdout
+    assert "NOPERM" in host.run(f"{as_gateway} CONFIG GET bind").stdout
+    assert host.check_output(f"{as_gateway} SET meetfleet:gateway:molecule-probe 1") == "OK"
+    host.run(f"{as_gateway} DEL meetfleet:gateway:molecule-probe")
+    # Both passwords are kept as hashes only.
     conf = host.file("/etc/redis/meetfleet-gateway.conf")
     assert "test-only-redis-admin-password" not in conf.content_string
+    assert password not in conf.content_string
     assert (conf.user, conf.group, conf.mode) == ("root", "redis", 0o640)
     admin = host.run("REDISCLI_AUTH=test-only-redis-admin-password redis-cli --user meetfleet-admin CONFIG GET bind")
     assert "127.0.0.1" in admin.stdout, admin.stdout + admin.stderr

@@ -14,6 +14,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -102,8 +103,19 @@ def _secrets_map(path: Path, data: dict, key: str) -> dict[str, str]:
     return result
 
 
-def load_secrets(path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """(tenant secrets, BBB server secrets) from the secrets file."""
+class Secrets(NamedTuple):
+    """What the secrets file holds."""
+
+    tenants: dict[str, str]  # tenant: its gateway secret
+    servers: dict[str, str]  # BBB host: its API secret
+    redis_password: str | None  # the password of --redis's user; None: connect without one
+
+
+SECRETS_KEYS = ("tenant_secrets", "bbb_secrets", "redis_password")
+
+
+def load_secrets(path: Path) -> Secrets:
+    """The secrets file (mode 0600): tenant_secrets, bbb_secrets and, optionally, redis_password."""
     raw = read_private_file(path)
     try:
         data = yaml.safe_load(raw.decode("utf-8"))
@@ -112,10 +124,14 @@ def load_secrets(path: Path) -> tuple[dict[str, str], dict[str, str]]:
         raise ConfigError(f"{path}: the secrets file is not valid UTF-8 YAML") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping with tenant_secrets and bbb_secrets")
-    unknown = sorted(str(k) for k in data if k not in ("tenant_secrets", "bbb_secrets"))
+    unknown = sorted(str(k) for k in data if k not in SECRETS_KEYS)
     if unknown:
-        raise ConfigError(f"{path}: {_clip(', '.join(unknown))}: unknown keys (tenant_secrets, bbb_secrets)")
-    return _secrets_map(path, data, "tenant_secrets"), _secrets_map(path, data, "bbb_secrets")
+        raise ConfigError(f"{path}: {_clip(', '.join(unknown))}: unknown keys ({', '.join(SECRETS_KEYS)})")
+    redis_password = data.get("redis_password")
+    if redis_password is not None and (not isinstance(redis_password, str) or not redis_password.strip()):
+        raise ConfigError(f"{path}: redis_password: must be a non-empty string (quote it)")
+    return Secrets(_secrets_map(path, data, "tenant_secrets"), _secrets_map(path, data, "bbb_secrets"),
+                   redis_password.strip() if redis_password else None)
 
 
 def build_config(fleet: Fleet, tenant_secrets: dict[str, str], bbb_secrets: dict[str, str],

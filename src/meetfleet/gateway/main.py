@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -47,11 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         "calls are routed to the fleet's BBB servers and held to the tenant's plan caps."))
     parser.add_argument("--inventory", "-i", required=True, type=Path, help="inventory directory")
     parser.add_argument("--secrets", required=True, type=Path,
-                        help="YAML file (mode 0600): tenant_secrets {TENANT: SECRET}, bbb_secrets {HOST: SECRET}")
+                        help="YAML file (mode 0600): tenant_secrets {TENANT: SECRET}, bbb_secrets {HOST: SECRET}, "
+                             "optionally redis_password (for --redis's user; never in the URL, which ps shows)")
     parser.add_argument("--listen", required=True, help="HOST:PORT for the API (behind nginx: 127.0.0.1:PORT)")
     parser.add_argument("--metrics-listen", help="HOST:PORT for /metrics (default: none)")
-    parser.add_argument("--redis", metavar="URL", help="redis://HOST:PORT/DB shared by the gateway instances "
-                                                       "(default: counters in this process only)")
+    parser.add_argument("--redis", metavar="URL", help="redis://[USER@]HOST:PORT/DB shared by the gateway instances, "
+                                                       "without a password (default: counters in this process only)")
     parser.add_argument("--poll-interval", type=_positive, default=POLL_INTERVAL,
                         help=f"seconds between polls of the servers (default {POLL_INTERVAL:g})")
     parser.add_argument("--timeout", type=_positive, default=UPSTREAM_TIMEOUT,
@@ -89,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         listen = parse_listen(args.listen)
         metrics = parse_listen(args.metrics_listen, "--metrics-listen") if args.metrics_listen else None
         fleet = load_inventory(args.inventory)
-        tenant_secrets, bbb_secrets = load_secrets(args.secrets)
-        config = build_config(fleet, tenant_secrets, bbb_secrets, args.secrets)
+        secrets = load_secrets(args.secrets)
+        config = build_config(fleet, secrets.tenants, secrets.servers, args.secrets)
     except InventoryError as exc:
         for problem in exc.problems:
             print(f"meetfleet-gateway: {problem}", file=sys.stderr)
@@ -101,15 +103,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.redis and not args.redis.startswith(("redis://", "rediss://", "unix://")):
         print("meetfleet-gateway: --redis: must be a redis://, rediss:// or unix:// URL", file=sys.stderr)
         return 2
+    if args.redis and urlsplit(args.redis).password is not None:
+        # Not echoed: it is a password. The command line is world-readable in ps and /proc.
+        print("meetfleet-gateway: --redis: the URL holds a password, which ps would show to every user of the "
+              f"host; remove it and put it in {args.secrets} as redis_password", file=sys.stderr)
+        return 2
 
     async def run() -> int:
         store = MemoryStore()
         if args.redis:
-            store = RedisStore(args.redis)
+            store = RedisStore(args.redis, password=secrets.redis_password)
             try:
                 await store.ping()
-            except Exception as exc:  # redis-py's errors; the URL may hold a password: not echoed
-                print(f"meetfleet-gateway: --redis: cannot reach Redis ({type(exc).__name__})", file=sys.stderr)
+            except Exception as exc:  # redis-py's errors: only the kind is shown
+                print(f"meetfleet-gateway: --redis: cannot reach Redis or sign in ({type(exc).__name__})",
+                      file=sys.stderr)
                 await store.close()
                 return 1
         gateway = Gateway(config, store, timeout=args.timeout, poll_interval=args.poll_interval)

@@ -121,13 +121,15 @@ return 1
 class RedisStore:
     """Several gateway instances behind one name, one Redis: the same counters for all."""
 
-    def __init__(self, url: str, prefix: str = "meetfleet:gateway:", clock=time.time, timeout: float = 2.0):
+    def __init__(self, url: str, prefix: str = "meetfleet:gateway:", clock=time.time, timeout: float = 2.0,
+                 password: str | None = None):
         import redis.asyncio as aioredis
 
         self.clock = clock
         self.prefix = prefix
+        # `password` beside the URL, which holds none (redis-py lets the URL's win).
         self.redis = aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                             decode_responses=True)
+                                             decode_responses=True, password=password)
         self._reserve = self.redis.register_script(_RESERVE)
         self._join = self.redis.register_script(_JOIN)
         self._sync = self.redis.register_script(_SYNC)
