@@ -136,6 +136,7 @@ def test_every_tenant_is_one_organization() -> None:
         "description": "Member organisation cafe-montreal",
         "domains": [],
         "admin_group": "cafe-montreal-admins",
+        "members_group": "cafe-montreal-members",
     }
 
 
@@ -180,6 +181,7 @@ def test_a_tenant_added_by_the_writer_adds_its_client_and_organization_and_nothi
             "description": "Member organisation choir-lyon",
             "domains": ["choir-lyon.example.org"],
             "admin_group": "choir-lyon-admins",
+            "members_group": "choir-lyon-members",
         }
     ]
     unchanged = {key: value for key, value in after.items() if key not in ("clients", "organizations")}

@@ -6,6 +6,12 @@
   keycloak_probe.py signin CLIENT URI   authorization code flow (with PKCE) through nginx at the
                                         public URL, as a browser would: login form, code, token
                                         exchange with the client's secret; prints the tokens' claims
+  keycloak_probe.py tenant-admin TENANT   the user admin-of-TENANT, in group TENANT-admins
+  keycloak_probe.py member TENANT USER    the user USER, in group TENANT-members (as the realm's admin)
+  keycloak_probe.py drop USER             USER deleted if it exists
+  keycloak_probe.py as-tenant-admin TENANT METHOD PATH [JSON]
+                                        admin API call /admin/realms/PATH signed in as admin-of-TENANT
+                                        (the realm's admin-cli); prints {"status", "body"}
 
 Secrets are read from the files prepare.yml made, never taken from the command line or printed.
 Standard library only (the container's python3).
@@ -62,6 +68,51 @@ def ensure_user() -> None:
             "firstName": "Alice", "lastName": "Baker",
             "credentials": [{"type": "password", "value": secret("user-password"), "temporary": False}]})
     print(json.dumps({"user": USER}))
+
+
+def user_id(username: str) -> str | None:
+    found = admin("GET", f"{REALM}/users?exact=true&username={urllib.parse.quote(username)}")
+    return found[0]["id"] if found else None
+
+
+def ensure_in_group(username: str, group: str) -> None:
+    if user_id(username) is None:
+        admin("POST", f"{REALM}/users", {
+            "username": username, "enabled": True, "email": f"{username}@example.test", "emailVerified": True,
+            # the user profile's required names: without them Keycloak asks for them first
+            "firstName": "Test", "lastName": username,
+            "credentials": [{"type": "password", "value": secret("user-password"), "temporary": False}]})
+    group_id = next(g["id"] for g in admin("GET", f"{REALM}/groups?exact=true&search={group}") if g["name"] == group)
+    admin("PUT", f"{REALM}/users/{user_id(username)}/groups/{group_id}")
+    print(json.dumps({"user": username, "group": group}))
+
+
+def drop(username: str) -> None:
+    found = user_id(username)
+    if found:
+        admin("DELETE", f"{REALM}/users/{found}")
+    print(json.dumps({"dropped": bool(found)}))
+
+
+def as_tenant_admin(tenant: str, method: str, path: str, payload: str | None) -> None:
+    body = urllib.parse.urlencode({"grant_type": "password", "client_id": "admin-cli",
+                                   "username": f"admin-of-{tenant}", "password": secret("user-password")}).encode()
+    with urllib.request.urlopen(f"{ADMIN_URL}/realms/{REALM}/protocol/openid-connect/token", body,  # noqa: S310
+                                timeout=30) as r:
+        token = json.load(r)["access_token"]
+    request = urllib.request.Request(f"{ADMIN_URL}/admin/realms/{path}", method=method,  # noqa: S310
+                                     data=payload.encode() if payload else None,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:  # noqa: S310 - a fixed http URL
+            status, text = r.status, r.read().decode()
+    except urllib.error.HTTPError as refused:
+        status, text = refused.code, refused.read().decode()
+    try:
+        answer = json.loads(text) if text else None
+    except ValueError:
+        answer = text
+    print(json.dumps({"status": status, "body": answer}))
 
 
 class LoginForm(html.parser.HTMLParser):
@@ -150,6 +201,14 @@ def main() -> None:
         ensure_user()
     elif command == "signin":
         signin(sys.argv[2], sys.argv[3])
+    elif command == "tenant-admin":
+        ensure_in_group(f"admin-of-{sys.argv[2]}", f"{sys.argv[2]}-admins")
+    elif command == "member":
+        ensure_in_group(sys.argv[3], f"{sys.argv[2]}-members")
+    elif command == "drop":
+        drop(sys.argv[2])
+    elif command == "as-tenant-admin":
+        as_tenant_admin(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else None)
     else:
         sys.exit(f"unknown command {command}")
 

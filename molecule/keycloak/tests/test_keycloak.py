@@ -188,6 +188,59 @@ def test_organizations_and_admin_groups(host, realm):
         assert wanted["admin_group"] in groups
 
 
+def _as_tenant_admin(host, tenant: str, method: str, path: str, body: object = None) -> tuple[int, object]:
+    extra = f" {shlex.quote(json.dumps(body))}" if body is not None else ""
+    answer = _json(host, f"{PROBE} as-tenant-admin {shlex.quote(tenant)} {method} {shlex.quote(path)}{extra}")
+    return answer["status"], answer["body"]
+
+
+def test_the_tenants_admins_hold_the_query_roles_only(host, realm):
+    for organization in realm["organizations"]:
+        group = next(g for g in _api(host, "meetfleet/groups") if g["name"] == organization["admin_group"])
+        mappings = _api(host, f"meetfleet/groups/{group['id']}/role-mappings")
+        assert mappings.get("realmMappings", []) == []
+        assert {name: sorted(r["name"] for r in m["mappings"]) for name, m in mappings["clientMappings"].items()} == {
+            "realm-management": ["query-groups", "query-users"]}
+    assert _api(host, "meetfleet")["adminPermissionsEnabled"] is True
+
+
+def test_a_tenant_admin_administers_the_tenants_users_and_nothing_else(host):
+    """Signed in as bakery-collective's admin: users are made into its members group, edited
+    and given a new password; food.coop's users, the organizations, clients and realm stay out of reach."""
+    own, other = "bakery-collective", "food.coop"
+    _json(host, f"{PROBE} tenant-admin {own}")
+    _json(host, f"{PROBE} member {other} food-member")
+    for name in ("bread-maker", "no-group", "intruder"):
+        _json(host, f"{PROBE} drop {name}")
+
+    def create(name: str, groups: list[str] | None) -> int:
+        user = {"username": name, "email": f"{name}@bakery.test", "enabled": True, "emailVerified": True,
+                **({"groups": groups} if groups is not None else {})}
+        return _as_tenant_admin(host, own, "POST", "meetfleet/users", user)[0]
+
+    assert create("bread-maker", [f"/{own}-members"]) == 201
+    assert create("intruder", [f"/{other}-members"]) == 403
+    assert create("no-group", None) == 403
+    assert create("intruder", [f"/{own}-admins"]) == 403  # its admins are the cooperative's to name
+
+    status, users = _as_tenant_admin(host, own, "GET", "meetfleet/users?briefRepresentation=true")
+    assert status == 200
+    assert [u["username"] for u in users] == ["bread-maker"]  # not alice, not food.coop's member
+    own_id = next(u["id"] for u in users)
+    other_id = _api(host, "meetfleet/users?exact=true&username=food-member")[0]["id"]
+    new_password = {"type": "password", "value": "a-new-password-for-the-test-42", "temporary": True}
+    assert _as_tenant_admin(host, own, "PUT", f"meetfleet/users/{own_id}/reset-password", new_password)[0] == 204
+    assert _as_tenant_admin(host, own, "PUT", f"meetfleet/users/{own_id}", {"firstName": "Bread"})[0] == 204
+    assert _as_tenant_admin(host, own, "GET", f"meetfleet/users/{other_id}")[0] == 403
+    assert _as_tenant_admin(host, own, "PUT", f"meetfleet/users/{other_id}/reset-password", new_password)[0] == 403
+    assert _as_tenant_admin(host, own, "DELETE", f"meetfleet/users/{other_id}")[0] == 403
+    for path in ("meetfleet/organizations", "meetfleet/clients", "meetfleet/roles"):
+        assert _as_tenant_admin(host, own, "GET", path)[0] == 403, path
+    assert _as_tenant_admin(host, own, "PUT", "meetfleet", {"registrationAllowed": True})[0] == 403
+    assert _api(host, "meetfleet")["registrationAllowed"] is False
+    assert _as_tenant_admin(host, own, "DELETE", f"meetfleet/users/{own_id}")[0] == 204
+
+
 @pytest.mark.parametrize("client_id", CLIENT_IDS)
 def test_oidc_authorization_code_sign_in(host, realm, client_id):
     client = next(c for c in realm["clients"] if c["client_id"] == client_id)

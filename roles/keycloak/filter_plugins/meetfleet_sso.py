@@ -14,7 +14,7 @@ registration_allowed, verify_email, password_policy, brute_force_protected, smtp
 host, port, from, starttls, ssl, and user and password_variable when it wants a login),
 clients (sorted by client_id: client_id, name, kind, tenant, root_url, redirect_uris,
 web_origins, secret_variable) and organizations (one per tenant, sorted: name, alias,
-description, domains, admin_group). No secret is in it: only the names of the vault
+description, domains, admin_group, members_group). No secret is in it: only the names of the vault
 variables that hold them.
 
 Thin on purpose: the values are validated by the fleet model (meetfleet.fleet.model) and

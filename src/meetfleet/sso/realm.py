@@ -127,11 +127,13 @@ def _greenlight_client(tenant: Tenant) -> dict[str, Any]:
 
 
 def _organization(tenant: Tenant) -> dict[str, Any]:
-    """A tenant as an organization of the realm; its Greenlight's admins are `admin_group`."""
+    """A tenant as an organization of the realm. `members_group` holds its users; the members of
+    `admin_group` administer them (and its Greenlight), nothing else in the realm."""
     return {
         "name": tenant.name,
         "alias": tenant.name,
         "description": f"Member organisation {tenant.name}",
         "domains": sorted(tenant.sso_domains),
         "admin_group": f"{tenant.name}-admins",
+        "members_group": f"{tenant.name}-members",
     }
