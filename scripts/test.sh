@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One command: set up this machine, then every check: ruff, yamllint, ansible-lint, pytest
 # (all of tests/, the lab integration tests included) and every molecule scenario.
-# Three lanes run side by side, because much of each is waiting on apt, pip, SSH and
-# podman rather than on a CPU: the linters then pytest in one, the molecule scenarios
-# split over the other two. Each check's output goes to .test-logs/NAME.log, printed when the
+# Four lanes run side by side, because much of each is waiting on apt, pip, SSH and
+# podman rather than on a CPU: the linters then the fast tests in one (done in minutes),
+# the lab tests (pytest -m lab: playbooks against the podman lab, the longest) in another,
+# the molecule scenarios split over the other two. Each check's output goes to .test-logs/NAME.log, printed when the
 # check ends (whole on failure, its last lines on success), so lanes never interleave.
 # Runs them all even after a failure, prints what passed, exits 1 if anything failed.
 set -euo pipefail
@@ -36,7 +37,7 @@ step() {
     else
         local why="exit $rc"
         [ "$rc" -eq 124 ] && why="timed out after ${limit}s"
-        [ "$name" = pytest ] && [ "$rc" -eq 5 ] && why="no tests were collected (exit 5)"
+        [[ "$name" == pytest* ]] && [ "$rc" -eq 5 ] && why="no tests were collected (exit 5)"
         line="FAIL  $name (${took}s): $why"
         printf '\n\033[1m==> %s\033[0m\n' "$line"
         cat "$LOGS/$slug.log"
@@ -48,11 +49,16 @@ step() {
 # also removes molecule containers a killed run left stale.
 step "lab prepare" 1800 meetfleet lab prepare
 
+# pytest is every test of tests/, in two steps: what needs no lab, then what does (marker lab).
 lane_checks() {
     step ruff 300 ruff check .
     step yamllint 300 yamllint .
     step ansible-lint 900 ansible-lint --offline
-    step pytest 3300 python -m pytest -q tests
+    step pytest 1200 python -m pytest -q -m "not lab" tests
+}
+
+lane_lab() {
+    step "pytest lab" 3300 python -m pytest -q -m lab tests
 }
 
 # The molecule scenarios, longest first (times of the last CI run), dealt alternately to two lanes (each lane runs
@@ -78,11 +84,14 @@ lane_molecule() {  # lane_molecule LANE(0|1): every other scenario, from LANE
 
 lane_checks &
 checks_pid=$!
+lane_lab &
+lab_pid=$!
 lane_molecule 0 &
 molecule0_pid=$!
 lane_molecule 1 &
 molecule1_pid=$!
 wait "$checks_pid" || true
+wait "$lab_pid" || true
 wait "$molecule0_pid" || true
 wait "$molecule1_pid" || true
 

@@ -19,7 +19,8 @@ PASSWORD = "redis-password-for-the-test-0123456789"
 # user limited to its keys, its password as a hash.
 ACL = ["--user", "default", "off",
        "--user", "meetfleet-gateway", "on", "#" + hashlib.sha256(PASSWORD.encode()).hexdigest(),
-       "~meetfleet:gateway:*", "resetchannels", "-@all", "+@read", "+@write", "+@scripting", "+ping", "+select",
+       "~meetfleet:gateway:*", "resetchannels", "-@all", "+@read", "+@write", "+@scripting", "+@transaction", "+ping",
+       "+select",
        "-@dangerous"]
 
 
@@ -73,6 +74,12 @@ def test_with_the_password_from_the_secrets_file_the_gateway_keeps_its_counters_
                                "--pass", PASSWORD, "--scan", "--pattern", "meetfleet:gateway:*"],
                               capture_output=True, text=True, timeout=30, check=True).stdout.split()
         assert "meetfleet:gateway:rooms:acme" in keys, keys  # the reservation went through Redis
+        # An end frees the room in one transaction (MULTI/EXEC): the ACL must allow it.
+        BBBApiClient(f"http://127.0.0.1:{port}/t/acme/bigbluebutton/api", TENANT_SECRETS["acme"]).end("room")
+        rooms = subprocess.run(["redis-cli", "-p", str(acl_redis), "--user", "meetfleet-gateway", "--no-auth-warning",
+                                "--pass", PASSWORD, "ZCARD", "meetfleet:gateway:rooms:acme"],
+                               capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+        assert rooms == "0"
         with open(f"/proc/{process.pid}/cmdline", "rb") as cmdline:
             assert PASSWORD.encode() not in cmdline.read()
     finally:

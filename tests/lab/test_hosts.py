@@ -29,7 +29,7 @@ def test_every_inventory_host_becomes_a_container_on_its_port() -> None:
     ports = {h.name: h.ssh_port for h in inventory.hosts}
     assert ports == {
         "bbb-ca-1.lab": 2223, "bbb-eu-1.lab": 2221, "bbb-eu-2.lab": 2222, "cloud.lab": 2227,
-        "monitor.lab": 2228, "rooms-eu.lab": 2225, "sso.lab": 2226, "turn-eu-1.lab": 2224,
+        "monitor.lab": 2228, "rooms-eu.lab": 2225, "sso.lab": 2226, "turn-eu-1.lab": 2224, "gw.lab": 2229,
     }
     assert {h.name for h in inventory.hosts if h.is_bbb} == {"bbb-ca-1.lab", "bbb-eu-1.lab", "bbb-eu-2.lab"}
     # `{{ inventory_dir }}/../../.lab/ssh/id_ed25519`, rendered as Ansible would
@@ -120,7 +120,9 @@ def test_monitor_publishes_the_exporter_on_loopback_for_the_capacity_source() ->
     # what the lab's fleet_capacity_source reads is exactly one of those ports: Prometheus's
     assert inventory.fleet.capacity_source is not None
     assert inventory.fleet.capacity_source.url == "http://127.0.0.1:19090"
-    assert all(h.published_ports == () for h in inventory.hosts if h.name != "monitor.lab")
+    # and the gateway's nginx, which tests/playbooks/test_lab_gateway.py calls; nothing else
+    assert {h.name: h.published_ports for h in inventory.hosts if h.published_ports} == {
+        "monitor.lab": ((19840, 9840), (19090, 9090)), "gw.lab": ((19443, 443),)}
 
 
 @pytest.mark.parametrize("value", [["19840"], ["80:9840"], ["19840:22"], ["x:1"], "19840:9840", [19840]])

@@ -49,6 +49,12 @@ def test_sso_hosts_and_clients_get_their_secrets() -> None:
     assert "vault_keycloak_admin_password" not in required_keys(["a-1.x"], {"bbb", "nextcloud"})
 
 
+def test_a_gateway_gets_each_tenants_secret() -> None:
+    keys = required_keys(["a-1.x"], {"bbb", "gateway"}, [], ["food.coop", "bakery-collective"])
+    assert keys[-2:] == ["vault_gateway_secret_bakery_collective", "vault_gateway_secret_food_coop"]
+    assert not [k for k in required_keys(["a-1.x"], {"bbb"}, [], ["food.coop"]) if "gateway" in k]
+
+
 def test_the_lab_vault_has_every_secret_its_realm_names() -> None:
     fleet = load_lab_inventory(LAB_INVENTORY).fleet
     realm = realm_of(fleet)

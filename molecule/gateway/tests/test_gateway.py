@@ -149,6 +149,9 @@ def test_create_through_nginx_with_the_tenants_secret_and_refused_with_anothers(
     listing = host.check_output(f"python3 -c \"import urllib.request as u; print(u.urlopen('http://127.0.0.1:8090/"
                                 f"bigbluebutton/api/getMeetings?checksum={upstream}', timeout=5).read().decode())\"")
     assert "bakery-collective~molecule-room" in listing
+    # An end goes through Redis's transaction commands (MULTI/EXEC), which its ACL must allow.
+    ended = _call(host, "bakery-collective", "end", "bakery-collective", "meetingID=molecule-room")
+    assert "<returncode>SUCCESS</returncode>" in ended, ended
 
     refused = _call(host, "bakery-collective", "create", "food.coop", "meetingID=other-room&name=Other")
     assert "<returncode>FAILED</returncode>" in refused and "<messageKey>checksumError</messageKey>" in refused

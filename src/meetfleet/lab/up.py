@@ -53,7 +53,8 @@ def lab_up(inventory: LabInventory, settings: LabSettings, progress: Progress,
     roles = {role for host in inventory.fleet.hosts.values() for role in host.roles}
     realm = realm_of(inventory.fleet)
     clients = [client["secret_variable"] for client in realm["clients"]] if realm else []
-    vault_outcome = ensure_vault(inventory.vault_file, required_keys(bbb_hosts, roles, clients))
+    keys = required_keys(bbb_hosts, roles, clients, inventory.fleet.tenants)
+    vault_outcome = ensure_vault(inventory.vault_file, keys)
     steps.append(Step(f"secrets {_short(inventory.vault_file)}", vault_outcome))
     steps.append(Step(f"network {settings.network}", _ensure_network(settings)))
     steps.extend(ensure_containers(inventory.hosts, settings, progress, secrets_id(inventory.vault_file)))

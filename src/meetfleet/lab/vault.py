@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
+from meetfleet.fleet.model import Gateway
 from meetfleet.fleet.yamlio import VAULT_HEADER
 from meetfleet.lab.containers_conf import write_atomically
 from meetfleet.lab.podman import LabError
@@ -40,16 +41,17 @@ NEXTCLOUD_KEYS = ("vault_nextcloud_admin_password", "vault_nextcloud_db_password
 
 
 def required_keys(bbb_hosts: Iterable[str], roles: Iterable[str] = (),
-                  sso_client_secrets: Iterable[str] = ()) -> list[str]:
+                  sso_client_secrets: Iterable[str] = (), tenants: Iterable[str] = ()) -> list[str]:
     """Every secret the lab's roles look up: per BBB host, the fleet-wide ones, those of
-    the host kinds present (`roles`: the inventory's role groups in use) and one per SSO
-    client of the realm (its `secret_variable`)."""
+    the host kinds present (`roles`: the inventory's role groups in use), one per SSO
+    client of the realm (its `secret_variable`) and, with a gateway, one per tenant."""
     roles = set(roles)
     return [SECRETS_ID_KEY, *(bbb_secret_key(h) for h in sorted(bbb_hosts)),
             "vault_coturn_secret", "vault_exporter_basic_auth_password",
             *(KEYCLOAK_KEYS if "keycloak" in roles else ()),
             *(NEXTCLOUD_KEYS if "nextcloud" in roles else ()),
-            *sorted(sso_client_secrets)]
+            *sorted(sso_client_secrets),
+            *(sorted(Gateway.secret_variable(t) for t in tenants) if "gateway" in roles else ())]
 
 
 def merge_vault(text: str, keys: Iterable[str], source: str = "vault.yml",
