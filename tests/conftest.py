@@ -22,7 +22,7 @@ def example_copy(tmp_path: Path) -> Path:
 
 # A lab test runs playbooks against containers (site.yml on a fresh lab converges every
 # host): it gets this instead of pyproject's per-test timeout.
-LAB_TEST_TIMEOUT = 2400
+LAB_TEST_TIMEOUT = 3000
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
