@@ -8,8 +8,10 @@ import contextlib
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,6 +155,31 @@ def start_gateway(fleet):
 @pytest.fixture
 def gateway(start_gateway):
     return start_gateway()
+
+
+def start_gateway_process(fleet, port: int, *extra: str) -> subprocess.Popen:
+    """meetfleet-gateway as its own process on `port`, once its API answers (stderr piped)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "meetfleet.gateway.main", "--inventory", str(fleet.inventory),
+         "--secrets", str(fleet.secrets), "--listen", f"127.0.0.1:{port}", *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/t/acme/bigbluebutton/api", timeout=1).read()
+            return process
+        except OSError:
+            if process.poll() is not None:
+                raise AssertionError(f"gateway exited: {process.stderr.read()}") from None
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError("gateway did not start")
+
+
+def run_gateway(*args: str) -> subprocess.CompletedProcess:
+    """meetfleet-gateway run to its exit (bad input, no Redis...): its code and output."""
+    return subprocess.run([sys.executable, "-m", "meetfleet.gateway.main", *args], capture_output=True, text=True,
+                          timeout=60)
 
 
 @contextlib.contextmanager

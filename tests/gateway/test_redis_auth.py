@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 from bbbctl import BBBApiClient
 
-from tests.gateway.conftest import TENANT_SECRETS, free_port, running_redis
+from tests.gateway.conftest import TENANT_SECRETS, free_port, run_gateway, running_redis, start_gateway_process
 
 PASSWORD = "redis-password-for-the-test-0123456789"
 # What roles/gateway/templates/redis-gateway.conf.j2 sets: no default user, the gateway's
@@ -29,19 +26,16 @@ def _with_redis_password(fleet, password: str | None) -> None:
     fleet.secrets.write_text(text + (f"redis_password: {password!r}\n" if password is not None else ""))
 
 
-def _gateway(fleet, redis: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "meetfleet.gateway.main", "--inventory", str(fleet.inventory),
-                             "--secrets", str(fleet.secrets), "--listen", f"127.0.0.1:{free_port()}",
-                             "--redis", redis], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def _run_with_redis(fleet, redis: str) -> tuple[int, str]:
+    result = run_gateway("--inventory", str(fleet.inventory), "--secrets", str(fleet.secrets),
+                         "--listen", f"127.0.0.1:{free_port()}", "--redis", redis)
+    return result.returncode, result.stderr
 
 
-def _exit(process: subprocess.Popen) -> tuple[int, str]:
-    try:
-        _, stderr = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-    return process.returncode, stderr
+def _redis_cli(port: int, *command: str) -> str:
+    """redis-cli as the gateway's user (the password on its command line: a test's throwaway one)."""
+    return subprocess.run(["redis-cli", "-p", str(port), "--user", "meetfleet-gateway", "--no-auth-warning",
+                           "--pass", PASSWORD, *command], capture_output=True, text=True, timeout=30, check=True).stdout
 
 
 @pytest.fixture
@@ -53,32 +47,15 @@ def acl_redis(tmp_path):
 def test_with_the_password_from_the_secrets_file_the_gateway_keeps_its_counters_in_redis(fleet, acl_redis):
     _with_redis_password(fleet, PASSWORD)
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "meetfleet.gateway.main", "--inventory", str(fleet.inventory),
-         "--secrets", str(fleet.secrets), "--listen", f"127.0.0.1:{port}",
-         "--redis", f"redis://meetfleet-gateway@127.0.0.1:{acl_redis}/0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = start_gateway_process(fleet, port, "--redis", f"redis://meetfleet-gateway@127.0.0.1:{acl_redis}/0")
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/t/acme/bigbluebutton/api", timeout=1).read()
-                break
-            except OSError:
-                assert process.poll() is None, process.stderr.read()
-                assert time.monotonic() < deadline, "gateway did not start"
-                time.sleep(0.1)
-        BBBApiClient(f"http://127.0.0.1:{port}/t/acme/bigbluebutton/api", TENANT_SECRETS["acme"]).createMeeting(
-            "room", "Room")
-        keys = subprocess.run(["redis-cli", "-p", str(acl_redis), "--user", "meetfleet-gateway", "--no-auth-warning",
-                               "--pass", PASSWORD, "--scan", "--pattern", "meetfleet:gateway:*"],
-                              capture_output=True, text=True, timeout=30, check=True).stdout.split()
+        acme = BBBApiClient(f"http://127.0.0.1:{port}/t/acme/bigbluebutton/api", TENANT_SECRETS["acme"])
+        acme.createMeeting("room", "Room")
+        keys = _redis_cli(acl_redis, "--scan", "--pattern", "meetfleet:gateway:*").split()
         assert "meetfleet:gateway:rooms:acme" in keys, keys  # the reservation went through Redis
         # An end frees the room in one transaction (MULTI/EXEC): the ACL must allow it.
-        BBBApiClient(f"http://127.0.0.1:{port}/t/acme/bigbluebutton/api", TENANT_SECRETS["acme"]).end("room")
-        rooms = subprocess.run(["redis-cli", "-p", str(acl_redis), "--user", "meetfleet-gateway", "--no-auth-warning",
-                                "--pass", PASSWORD, "ZCARD", "meetfleet:gateway:rooms:acme"],
-                               capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+        acme.end("room")
+        rooms = _redis_cli(acl_redis, "ZCARD", "meetfleet:gateway:rooms:acme").strip()
         assert rooms == "0"
         with open(f"/proc/{process.pid}/cmdline", "rb") as cmdline:
             assert PASSWORD.encode() not in cmdline.read()
@@ -92,14 +69,14 @@ def test_a_wrong_or_missing_password_exits_1_without_showing_it(fleet, acl_redis
     url = f"redis://meetfleet-gateway@127.0.0.1:{acl_redis}/0"
     for password in ("a-wrong-password-0123456789", None):
         _with_redis_password(fleet, password)
-        code, stderr = _exit(_gateway(fleet, url))
+        code, stderr = _run_with_redis(fleet, url)
         assert code == 1, stderr
         assert "cannot reach Redis or sign in" in stderr
         assert "a-wrong-password" not in stderr and "Traceback" not in stderr
 
 
 def test_a_password_in_the_url_is_refused_before_connecting_and_not_echoed(fleet, acl_redis):
-    code, stderr = _exit(_gateway(fleet, f"redis://meetfleet-gateway:{PASSWORD}@127.0.0.1:{acl_redis}/0"))
+    code, stderr = _run_with_redis(fleet, f"redis://meetfleet-gateway:{PASSWORD}@127.0.0.1:{acl_redis}/0")
     assert code == 2, stderr
     assert "put it in" in stderr and "as redis_password" in stderr
     assert PASSWORD not in stderr
@@ -108,6 +85,6 @@ def test_a_password_in_the_url_is_refused_before_connecting_and_not_echoed(fleet
 @pytest.mark.parametrize("value", ["''", "[a, b]", "12"])
 def test_a_redis_password_that_is_not_a_string_is_refused_naming_the_key(fleet, value):
     fleet.secrets.write_text(fleet.secrets.read_text() + f"redis_password: {value}\n")
-    code, stderr = _exit(_gateway(fleet, "redis://127.0.0.1:1/0"))
+    code, stderr = _run_with_redis(fleet, "redis://127.0.0.1:1/0")
     assert code == 2, stderr
     assert f"{fleet.secrets}: redis_password: must be a non-empty string" in stderr

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +11,7 @@ from pathlib import Path
 import pytest
 from bbbctl import ApiError, BBBApiClient
 
-from tests.gateway.conftest import TENANT_SECRETS, free_port
+from tests.gateway.conftest import TENANT_SECRETS, free_port, run_gateway, start_gateway_process
 
 
 def test_two_instances_with_one_redis_hold_a_tenant_to_its_rooms_cap_under_racing_creates(
@@ -57,27 +54,9 @@ def test_the_users_cap_holds_across_instances(fleet, start_gateway, redis_store_
     assert len(fleet.standins["bbb-1.test"].state.meetings["acme~room"].attendees) == 4
 
 
-def _start(fleet, port: int, *extra: str) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "meetfleet.gateway.main", "--inventory", str(fleet.inventory),
-         "--secrets", str(fleet.secrets), "--listen", f"127.0.0.1:{port}", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/t/acme/bigbluebutton/api", timeout=1).read()
-            return process
-        except OSError:
-            if process.poll() is not None:
-                raise AssertionError(f"gateway exited: {process.stderr.read()}") from None
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("gateway did not start")
-
-
 def test_killed_with_meetings_running_the_restarted_gateway_knows_them_all(fleet):
     port = free_port()
-    process = _start(fleet, port)
+    process = start_gateway_process(fleet, port)
     try:
         acme = BBBApiClient(f"http://127.0.0.1:{port}/t/acme/bigbluebutton/api", TENANT_SECRETS["acme"])
         school = BBBApiClient(f"http://127.0.0.1:{port}/t/school/bigbluebutton/api", TENANT_SECRETS["school"])
@@ -89,7 +68,7 @@ def test_killed_with_meetings_running_the_restarted_gateway_knows_them_all(fleet
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(10)
-    process = _start(fleet, port)  # memory counters: all it knows comes from the servers
+    process = start_gateway_process(fleet, port)  # memory counters: all it knows comes from the servers
     try:
         assert sorted(m.findtext("meetingID") for m in acme.getMeetings()) == ["one", "two"]
         assert [m.findtext("meetingID") for m in school.getMeetings()] == ["assembly"]
@@ -108,11 +87,6 @@ def test_killed_with_meetings_running_the_restarted_gateway_knows_them_all(fleet
         assert "Traceback" not in process.stderr.read()
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "meetfleet.gateway.main", *args], capture_output=True, text=True,
-                          timeout=60)
-
-
 def test_bad_input_exits_2_with_a_clear_message_and_no_traceback(fleet, tmp_path):
     base = ["--inventory", str(fleet.inventory), "--secrets", str(fleet.secrets)]
     cases = {
@@ -124,27 +98,27 @@ def test_bad_input_exits_2_with_a_clear_message_and_no_traceback(fleet, tmp_path
                           "--listen", "127.0.0.1:0"], "is not an inventory directory"),
     }
     for name, (args, expected) in cases.items():
-        result = _run(*args)
+        result = run_gateway(*args)
         assert result.returncode == 2, (name, result.stderr)
         assert expected in result.stderr, (name, result.stderr)
         assert "Traceback" not in result.stderr
     fleet.secrets.chmod(0o644)
-    result = _run(*base, "--listen", "127.0.0.1:0")
+    result = run_gateway(*base, "--listen", "127.0.0.1:0")
     assert result.returncode == 2 and "chmod 600" in result.stderr
     fleet.secrets.chmod(0o600)
     text = fleet.secrets.read_text()
     fleet.secrets.write_text(text.replace("bakery-tenant-secret-012345678", "server-one-secret-0123456789"))
-    result = _run(*base, "--listen", "127.0.0.1:0")
+    result = run_gateway(*base, "--listen", "127.0.0.1:0")
     assert result.returncode == 2 and "is a BBB server's secret" in result.stderr
     assert "server-one-secret" not in result.stderr  # never the secret itself
     Path(fleet.secrets).write_text("tenant_secrets: [unclosed\n  secret-in-a-broken-file")
     os.chmod(fleet.secrets, 0o600)
-    result = _run(*base, "--listen", "127.0.0.1:0")
+    result = run_gateway(*base, "--listen", "127.0.0.1:0")
     assert result.returncode == 2 and "secret-in-a-broken-file" not in result.stderr
 
 
 def test_an_unreachable_redis_exits_1(fleet):
-    result = _run("--inventory", str(fleet.inventory), "--secrets", str(fleet.secrets),
+    result = run_gateway("--inventory", str(fleet.inventory), "--secrets", str(fleet.secrets),
                   "--listen", "127.0.0.1:0", "--redis", f"redis://127.0.0.1:{free_port()}/0")
     assert result.returncode == 1 and "cannot reach Redis" in result.stderr
     assert "Traceback" not in result.stderr
