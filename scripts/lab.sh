@@ -10,9 +10,11 @@ export PATH="$REPO/.venv/bin:$PATH"
 
 meetfleet lab up --inventory inventories/lab
 # The main job: the whole fleet configured from the inventory (base everywhere, coturn,
-# BBB in lab mode with its API stand-in carrying a synthetic load, the capacity exporter
-# on the monitoring host).
-ansible-playbook -i inventories/lab playbooks/site.yml
+# BBB in lab mode with its API stand-in carrying a synthetic load, the gateway, Keycloak,
+# Nextcloud, the capacity exporter on the monitoring host). `lab apply` runs the playbooks
+# site.yml imports side by side, the monitoring one last: what
+# `ansible-playbook -i inventories/lab playbooks/site.yml` does, in about half the time.
+meetfleet lab apply --inventory inventories/lab
 ansible -i inventories/lab all -m ansible.builtin.ping -o
 meetfleet lab status --inventory inventories/lab
 

@@ -1,8 +1,10 @@
-"""site.yml against the running lab, then again in check mode: every play connects,
-every role's checks pass, and the check run finds nothing left to change.
+"""The lab configured by `meetfleet lab apply` (site.yml's playbooks side by side, as
+`scripts/lab.sh` does), then site.yml itself in check mode: every play connects, every
+role's checks pass, and the check run finds nothing left to change, so what the
+side-by-side apply made is exactly what site.yml makes.
 
 Check mode needs a converged host: on a fresh container apt has no package lists yet
-(check mode does not refresh them), so the real run comes first, as `scripts/lab.sh` does.
+(check mode does not refresh them), so the real run comes first.
 
 bbb.yml on its own (limited to one host) is run by test_regional_server.py and
 test_lab_gateway.py; site.yml covers every BBB host, so no separate BBB-only pass here.
@@ -46,9 +48,12 @@ def site(*extra: str) -> subprocess.CompletedProcess:
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=3600)
 
 
-def test_site_then_check_mode_on_the_lab(lab_is_up: None):
-    applied = site()
-    assert applied.returncode == 0, applied.stdout[-6000:] + applied.stderr
+def test_lab_apply_then_site_check_mode_on_the_lab(lab_is_up: None, tmp_path: Path):
+    applied = subprocess.run([str(BIN / "meetfleet"), "lab", "apply", "--inventory", str(LAB_INVENTORY),
+                              "--logs", str(tmp_path)], cwd=REPO, env=ENV, capture_output=True, text=True,
+                             timeout=3600)
+    logs = "".join(f"\n--- {log.name}\n" + log.read_text()[-4000:] for log in sorted(tmp_path.glob("*.log")))
+    assert applied.returncode == 0, applied.stdout + applied.stderr + logs
     result = site("--check")
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr
     recaps = {host: (int(changed), int(unreachable)) for host, changed, unreachable in re.findall(

@@ -1,8 +1,10 @@
-"""`meetfleet lab up|status|down`: the local lab of systemd containers reached over SSH."""
+"""`meetfleet lab up|apply|status|down`: the local lab of systemd containers reached over SSH."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,12 +14,15 @@ import click
 from meetfleet.cli.options import inventory_option
 from meetfleet.cli.output import (
     EXIT_FAILURE,
+    bad_input,
+    fail,
     handle_inventory_errors,
     json_option,
     print_json,
     say,
     table,
 )
+from meetfleet.lab.apply import PlanError, PlaybookRun, apply_waves, plan_waves
 from meetfleet.lab.down import lab_down
 from meetfleet.lab.hosts import load_lab_inventory
 from meetfleet.lab.settings import DEFAULT_IMAGE, DEFAULT_LABEL_VALUE, DEFAULT_MIRROR, DEFAULT_NETWORK, LabSettings
@@ -85,6 +90,58 @@ def prepare(network: str, label_value: str, image_name: str, as_json: bool) -> N
     started = time.monotonic()
     steps = prepare_machine(make_settings(network, label_value, image_name), progress)
     report_steps("lab prepare", steps, started, as_json, "podman ready")
+
+
+@lab.command()
+@lab_inventory_option
+@click.option("--playbooks", "playbooks_dir", default="playbooks", show_default=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Directory of site.yml and the playbooks it imports.")
+@click.option("--logs", "log_dir", default=".lab/apply", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Each playbook's output goes to LOGS/NAME.log.")
+@click.option("--timeout", "timeout_seconds", default=3600.0, show_default=True, type=click.FloatRange(60, 14400),
+              help="Seconds one playbook may run.")
+@json_option
+@handle_inventory_errors
+def apply(inventory_dir: Path, playbooks_dir: Path, log_dir: Path, timeout_seconds: float, as_json: bool) -> None:
+    """Configure the lab as site.yml does, the host kinds side by side: every playbook
+    site.yml imports at once, then those that watch the others (monitoring). About half
+    site.yml's time on a fresh lab; `ansible-playbook playbooks/site.yml --check` after it
+    finds nothing to change. Exit 1 if a playbook failed (its log named)."""
+    site = playbooks_dir / "site.yml"
+    if not site.is_file():
+        bad_input(f"{site}: no such file (--playbooks names the directory of site.yml)", kind="no_site")
+    try:
+        waves = plan_waves(site.read_text(), str(site))
+    except PlanError as exc:
+        bad_input(str(exc), kind="bad_site")
+    load_lab_inventory(inventory_dir)  # a bad lab inventory exits 2 before any playbook starts
+    binary = shutil.which("ansible-playbook") or str(Path(sys.executable).parent / "ansible-playbook")
+    started = time.monotonic()
+    say(f"lab apply: {' then '.join(' + '.join(wave) for wave in waves)}; logs in {log_dir}/", err=True)
+
+    def finished(run: PlaybookRun) -> None:
+        state = "ok" if run.ok else f"FAILED (exit {run.returncode})"
+        progress(f"{run.playbook}: {state} after {run.seconds} s, {run.changed} changed")
+
+    runs = apply_waves(waves, playbooks_dir, [binary, "-i", str(inventory_dir)], log_dir, finished,
+                       cwd=Path.cwd(), timeout=timeout_seconds)
+    elapsed = round(time.monotonic() - started, 1)
+    not_run = [name for wave in waves for name in wave if name not in {run.playbook for run in runs}]
+    failed = [run for run in runs if not run.ok]
+    if as_json and not failed:
+        print_json({"playbooks": [run.as_dict() for run in runs], "seconds": elapsed})
+        return
+    if not as_json:
+        table("Lab apply", ["playbook", "outcome", "seconds", "hosts", "changed", "failed hosts", "log"],
+              [(run.playbook, "ok" if run.ok else f"exit {run.returncode}", run.seconds, run.hosts, run.changed,
+                ", ".join(run.failed_hosts) or "-", run.log) for run in runs])
+    if failed:
+        fail(f"{', '.join(run.playbook for run in failed)} failed (see "
+             f"{', '.join(run.log for run in failed)})"
+             + (f"; not run: {', '.join(not_run)}" if not_run else ""),
+             kind="playbook_failed", playbooks=[run.as_dict() for run in runs], not_run=not_run)
+    say(f"lab apply: {len(runs)} playbooks applied in {elapsed} s")
 
 
 def report_steps(command: str, steps: list[Step], started: float, as_json: bool, done: str) -> None:
