@@ -161,3 +161,22 @@ def test_metrics_count_the_calls(host, standin):
     metrics = host.check_output("python3 -c \"import urllib.request as u; "
                                 "print(u.urlopen('http://127.0.0.1:9936/metrics', timeout=5).read().decode())\"")
     assert re.search(r'^meetfleet_gateway_server_up\{server="bbb-eu-1.test"\} 1', metrics, re.MULTILINE)
+
+
+def test_systemd_reload_rereads_the_configuration_in_the_same_process(host, standin):
+    """Type=notify (a start waits until the gateway is ready) and ExecReload (SIGHUP): the role's
+    handler for a changed inventory or secrets file; the process, and so its counters, stay."""
+    assert host.check_output("systemctl show -p Type --value meetfleet-gateway") == "notify"
+    before = host.check_output("systemctl show -p MainPID --value meetfleet-gateway")
+    since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
+    assert host.run("systemctl reload meetfleet-gateway").rc == 0
+    deadline = time.monotonic() + 20
+    while "reloaded:" not in (journal := host.check_output(
+            f"journalctl -u meetfleet-gateway --since '{since}' --no-pager -o cat")):
+        assert time.monotonic() < deadline, journal
+        time.sleep(0.5)
+    assert "reloaded: 2 tenants, 1 servers" in journal
+    assert host.check_output("systemctl show -p MainPID --value meetfleet-gateway") == before
+    assert host.service("meetfleet-gateway").is_running
+    answer = _call(host, "bakery-collective", "isMeetingRunning", "bakery-collective", "meetingID=molecule-room")
+    assert "<returncode>SUCCESS</returncode>" in answer, answer

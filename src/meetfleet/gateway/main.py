@@ -2,6 +2,11 @@
 
 Exit codes as every meetfleet program: 0 stopped cleanly, 1 could not run (Redis or the
 address unreachable), 2 bad input (inventory, secrets file, option).
+
+SIGHUP re-reads the inventory and the secrets file: new tenants, plans, overrides and
+servers apply without a restart (the role's `systemctl reload`); a file that does not load
+is logged, named, and the running configuration kept. Ready (listening, state rebuilt
+from the servers) is told to systemd (`Type=notify`), so nothing reloads it too early.
 """
 
 from __future__ import annotations
@@ -9,7 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,7 +25,7 @@ from aiohttp import web
 
 from meetfleet.fleet import InventoryError
 from meetfleet.fleet.loader import load_inventory
-from meetfleet.gateway.config import ConfigError, build_config, load_secrets, parse_listen
+from meetfleet.gateway.config import ConfigError, GatewayConfig, Secrets, build_config, load_secrets, parse_listen
 from meetfleet.gateway.server import POLL_INTERVAL, UPSTREAM_TIMEOUT, Gateway
 from meetfleet.gateway.store import MemoryStore, RedisStore
 
@@ -61,7 +68,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve(gateway: Gateway, listen: tuple[str, int], metrics: tuple[str, int] | None) -> None:
+def read_config(inventory: Path, secrets_file: Path) -> tuple[GatewayConfig, Secrets]:
+    """The gateway's configuration from its two files; InventoryError or ConfigError if they do not load."""
+    secrets = load_secrets(secrets_file)
+    return build_config(load_inventory(inventory), secrets.tenants, secrets.servers, secrets_file), secrets
+
+
+def config_problems(exc: InventoryError | ConfigError) -> list[str]:
+    return [str(problem) for problem in exc.problems] if isinstance(exc, InventoryError) else [str(exc)]
+
+
+def notify_systemd(state: str) -> None:
+    """sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET, when systemd gave one."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):  # an abstract socket
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(state.encode(), address)
+
+
+async def reload(gateway: Gateway, inventory: Path, secrets_file: Path) -> bool:
+    """SIGHUP: the files again; the running configuration kept when they do not load."""
+    try:
+        config, _secrets = await asyncio.to_thread(read_config, inventory, secrets_file)
+    except (InventoryError, ConfigError) as exc:
+        for problem in config_problems(exc):
+            log.error("reload refused, the running configuration kept: %s", problem)
+        return False
+    gateway.reconfigure(config)  # the Redis password is read at start only
+    log.info("reloaded: %d tenants, %d servers", len(config.tenants), len(config.servers))
+    return True
+
+
+async def _serve(gateway: Gateway, listen: tuple[str, int], metrics: tuple[str, int] | None,
+                 on_hangup=None) -> None:
     runners = [web.AppRunner(gateway.app(), access_log=None)]
     if metrics:
         runners.append(web.AppRunner(gateway.metrics_app(), access_log=None))
@@ -77,6 +119,14 @@ async def _serve(gateway: Gateway, listen: tuple[str, int], metrics: tuple[str, 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task] = set()
+    if on_hangup is not None:
+        def hangup() -> None:
+            task = loop.create_task(on_hangup())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+        loop.add_signal_handler(signal.SIGHUP, hangup)
+    notify_systemd("READY=1")
     try:
         await stop.wait()
     finally:
@@ -85,20 +135,17 @@ async def _serve(gateway: Gateway, listen: tuple[str, int], metrics: tuple[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Until the reload handler is in place a SIGHUP would end the process (its default action).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         listen = parse_listen(args.listen)
         metrics = parse_listen(args.metrics_listen, "--metrics-listen") if args.metrics_listen else None
-        fleet = load_inventory(args.inventory)
-        secrets = load_secrets(args.secrets)
-        config = build_config(fleet, secrets.tenants, secrets.servers, args.secrets)
-    except InventoryError as exc:
-        for problem in exc.problems:
+        config, secrets = read_config(args.inventory, args.secrets)
+    except (InventoryError, ConfigError) as exc:
+        for problem in config_problems(exc):
             print(f"meetfleet-gateway: {problem}", file=sys.stderr)
-        return 2
-    except ConfigError as exc:
-        print(f"meetfleet-gateway: {exc}", file=sys.stderr)
         return 2
     if args.redis and not args.redis.startswith(("redis://", "rediss://", "unix://")):
         print("meetfleet-gateway: --redis: must be a redis://, rediss:// or unix:// URL", file=sys.stderr)
@@ -122,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
         gateway = Gateway(config, store, timeout=args.timeout, poll_interval=args.poll_interval)
         try:
-            await _serve(gateway, listen, metrics)
+            await _serve(gateway, listen, metrics, lambda: reload(gateway, args.inventory, args.secrets))
         except OSError as exc:
             print(f"meetfleet-gateway: cannot listen: {exc.strerror or exc}", file=sys.stderr)
             return 1
