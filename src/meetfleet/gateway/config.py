@@ -59,6 +59,7 @@ class TenantConfig:
 class GatewayConfig:
     tenants: dict[str, TenantConfig]
     servers: dict[str, ServerConfig]
+    public_url: str | None = None  # fleet_gateway.url: where BBB's callbacks reach the gateway
 
 
 def read_private_file(path: Path) -> bytes:
@@ -166,7 +167,7 @@ def build_config(fleet: Fleet, tenant_secrets: dict[str, str], bbb_secrets: dict
     if not tenants:
         raise ConfigError(f"{secrets_path}: tenant_secrets: no tenant has a secret "
                           "(the gateway would refuse every call)")
-    return GatewayConfig(tenants, servers)
+    return GatewayConfig(tenants, servers, fleet.gateway.url if fleet.gateway else None)
 
 
 def parse_listen(value: str, option: str = "--listen") -> tuple[str, int]:

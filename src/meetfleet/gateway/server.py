@@ -25,7 +25,7 @@ from meetfleet.bbb import BbbClient, BbbError
 from meetfleet.bbb.parsing import RecordingsResult, parse_recordings
 from meetfleet.capacity.load import meeting_load
 from meetfleet.fleet import ServerState
-from meetfleet.gateway import protocol
+from meetfleet.gateway import callbacks, protocol
 from meetfleet.gateway.config import GatewayConfig, ServerConfig, TenantConfig
 from meetfleet.gateway.metrics import GatewayMetrics
 from meetfleet.gateway.store import EXISTING, FULL, Store
@@ -93,6 +93,7 @@ class Gateway:
         app.router.add_route("*", "/t/{tenant}/bigbluebutton/api/", self.handle)
         app.router.add_route("*", "/t/{tenant}/bigbluebutton/api/{call}", self.handle)
         app.router.add_route("*", "/bigbluebutton/api/{call}", self.no_tenant)
+        app.router.add_post(f"/t/{{tenant}}/{callbacks.PATH}/{{token}}", self.recording_ready)
         app.on_startup.append(self._start)
         app.on_cleanup.append(self._stop)
         return app
@@ -380,7 +381,7 @@ class Gateway:
         left = numbers["meetingExpireWhenLastUserLeftInMinutes"]
         out["meetingExpireWhenLastUserLeftInMinutes"] = str(min(left or MAX_EXPIRE_WHEN_LAST_USER_LEFT,
                                                                 MAX_EXPIRE_WHEN_LAST_USER_LEFT))
-        return out
+        return callbacks.rewrite_create(out, self.config.public_url, tenant.name, tenant.secret)
 
     async def _located(self, tenant: TenantConfig, params: dict[str, str]) -> tuple[str, ServerConfig | None]:
         upstream_id = tenant.prefix + params.get("meetingID", "")
@@ -457,6 +458,45 @@ class Gateway:
         inner = b"".join(_serialize(m) for m in mine)
         return b"<response><returncode>SUCCESS</returncode><meetings>" + inner + b"</meetings></response>", "ok"
 
+
+    # --- BBB's recording-ready callback ------------------------------------------------------
+
+    async def recording_ready(self, request: web.Request) -> web.Response:
+        """A BBB server's POST for a published recording, passed on to the URL the tenant gave
+        at create with the JWT re-signed for it (callbacks.py). Answered with the front end's
+        own status (BBB's script logs 404 and 410 apart), 404 for anything the gateway did not
+        issue, 502 when the front end does not answer."""
+        started = time.perf_counter()
+        status, outcome = await self._recording_ready(request)
+        self.metrics.calls.labels("recordingReady", outcome).inc()
+        self.metrics.latency.labels("recordingReady").observe(time.perf_counter() - started)
+        return web.Response(status=status)
+
+    async def _recording_ready(self, request: web.Request) -> tuple[int, str]:
+        tenant = self.config.tenants.get(request.match_info["tenant"])
+        if tenant is None:
+            return 404, "not_found"
+        try:
+            target = callbacks.unseal(tenant.secret, request.match_info["token"])
+            form = await request.post()
+            signed = form.get("signed_parameters")
+            if not isinstance(signed, str):
+                raise callbacks.CallbackRefused("no signed_parameters in the form")
+            resigned = callbacks.resign(signed, [s.endpoint.secret for s in self._tenant_servers(tenant)],
+                                        tenant.prefix, tenant.secret)
+        except callbacks.CallbackRefused as exc:
+            log.warning("recording-ready callback for %s refused: %s", tenant.name, exc)
+            return 404, "refused"
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self.http.post(target, data={"signed_parameters": resigned},
+                                          allow_redirects=False) as answer:
+                    await answer.read()
+                    return answer.status, "ok" if answer.status < 400 else "failed"
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("recording-ready callback for %s: the front end does not answer (%s)", tenant.name,
+                        type(exc).__name__)
+            return 502, "upstream"
 
     # --- recordings ------------------------------------------------------------------------
 
