@@ -206,7 +206,7 @@ def test_a_cordoned_home_server_takes_no_new_meeting(tmp_path):
 
 def test_unsupported_calls_are_refused_not_passed_through(fleet, gateway):
     api = client(gateway, "acme")
-    for call, params in (("putRecordingTextTrack", {"recordID": "x", "kind": "subtitles", "lang": "en"}),
+    for call, params in (("insertDocument", {"meetingID": "x"}),
                          ("sendChatMessage", {"meetingID": "x", "message": "hi"})):
         with pytest.raises(ApiError) as refused:
             api.call(call, **params)

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
+import httpx
 import pytest
 from bbbctl import ApiError, BBBApiClient
 
@@ -219,3 +220,52 @@ def test_text_tracks_of_its_own_recording_only(fleet, gateway, recordings):
     assert (none["response"]["returncode"], none["response"]["messageKey"]) == ("FAILED", "noCaptionsFound")
     assert outcome(gateway, "getRecordingTextTracks", "not_found") == 1
     assert outcome(gateway, "getRecordingTextTracks", "ok") == 1
+
+
+VTT = b"WEBVTT\n\n00:00:01.000 --> 00:00:04.000\nWelcome to the weekly meeting.\n"
+
+
+def put_track(gateway, tenant: str, record: str, lang: str = "en-US", *, file: bytes | None = VTT) -> dict:
+    """putRecordingTextTrack as the API reference describes it: the checksum over the query
+    (bbbctl signs it), the file as the multipart `file` part (httpx encodes it)."""
+    url = client(gateway, tenant).makeurl("putRecordingTextTrack", recordID=record, kind="subtitles", lang=lang,
+                                          label="English")
+    files = {"file": ("weekly.vtt", file, "text/vtt")} if file is not None else None
+    answer = httpx.post(url, files=files, timeout=10)
+    assert answer.headers["Content-Type"].startswith("application/json")
+    return answer.json()["response"]
+
+
+def test_a_tenant_uploads_a_text_track_to_its_own_recording_and_the_file_arrives_whole(fleet, gateway, recordings):
+    answer = put_track(gateway, "acme", recordings["acme"])
+    assert answer == {"returncode": "SUCCESS", "messageKey": "upload_text_track_success",
+                      "message": "Text track uploaded successfully", "recordId": recordings["acme"]}
+    held = fleet.standins["bbb-1.test"].state.recordings[recordings["acme"]]
+    assert held.uploads[("subtitles", "en-US")] == VTT  # the multipart body passed on as it came
+    assert held.tracks == [{"kind": "subtitles", "lang": "en-US", "label": "English", "source": "upload"}]
+    # and without a file part, BBB deletes the track of that kind and lang
+    assert put_track(gateway, "acme", recordings["acme"], file=None)["returncode"] == "SUCCESS"
+    assert held.tracks == []
+
+
+def test_a_text_track_for_another_tenants_recording_reaches_no_server(fleet, gateway, recordings):
+    answer = put_track(gateway, "acme", recordings["bakery"])
+    assert answer == {"returncode": "FAILED", "messageKey": "noRecordings",
+                      "message": f"No recording found for {recordings['bakery']}"}
+    assert seen(fleet, "putRecordingTextTrack") == 0
+    assert fleet.standins["bbb-1.test"].state.recordings[recordings["bakery"]].uploads == {}
+
+
+def test_the_servers_own_refusal_of_a_text_track_reaches_the_tenant(fleet, gateway, recordings):
+    answer = put_track(gateway, "acme", recordings["acme"], lang="not a tag")
+    assert (answer["returncode"], answer["messageKey"]) == ("FAILED", "invalidLang")
+    assert put_track(gateway, "acme", recordings["acme"], file=b"")["messageKey"] == "empty_uploaded_text_track"
+
+
+def test_a_text_track_upload_signed_with_another_secret_or_too_large_is_refused(fleet, gateway, recordings):
+    forged = client(gateway, "acme", TENANT_SECRETS["bakery"]).makeurl(
+        "putRecordingTextTrack", recordID=recordings["acme"], kind="subtitles", lang="en")
+    assert b"checksumError" in httpx.post(forged, files={"file": ("a.vtt", VTT)}, timeout=10).content
+    big = put_track(gateway, "acme", recordings["acme"], file=b"x" * (8 * 1024 * 1024 + 1))
+    assert (big["returncode"], big["messageKey"]) == ("FAILED", "uploadTooLarge")
+    assert seen(fleet, "putRecordingTextTrack") == 0

@@ -40,10 +40,12 @@ MAX_EXPIRE_IF_NO_USER_JOINED = 5
 MAX_EXPIRE_WHEN_LAST_USER_LEFT = 2
 XML = "text/xml;charset=utf-8"
 RECORDING_CALLS = ("getRecordings", "publishRecordings", "deleteRecordings", "updateRecordings",
-                   "getRecordingTextTracks")
+                   "getRecordingTextTracks", "putRecordingTextTrack")
 CALLS = ("create", "join", "end", "getMeetings", "getMeetingInfo", "isMeetingRunning", *RECORDING_CALLS)
 # getRecordings' offset and limit, as BBB documents them (2.6): offset >= 0, limit 1 to 100
 MAX_RECORDINGS_LIMIT = 100
+# putRecordingTextTrack's upload, as the stand-in's (the API reference says "maybe 8MB?")
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 
 NOT_FOUND = protocol.failed("notFound", "We could not find a meeting with that meeting ID")
 # bbb-web's answers (ApiController.groovy; RecMetaXmlHelper.scala for noRecordings)
@@ -209,6 +211,8 @@ class Gateway:
         if tenant is None or not protocol.checksum_ok(call, raw_query, tenant.secret):
             return protocol.CHECKSUM_ERROR, "checksum"
         params = dict(parse_qsl(protocol.split_checksum(raw_query)[0], keep_blank_values=True))
+        if call == "putRecordingTextTrack":  # the only call with a body the gateway forwards
+            return await self.put_recording_text_track(tenant, params, request)
         handler = {"create": self.create, "join": self.join, "end": self.end, "getMeetings": self.get_meetings,
                    "getMeetingInfo": self.get_meeting_info, "isMeetingRunning": self.is_meeting_running,
                    "getRecordings": self.get_recordings,
@@ -217,7 +221,7 @@ class Gateway:
             return await handler(tenant, params)
         if call in RECORDING_CALLS:
             return await self.change_recordings(tenant, call, params)
-        # the other calls (putRecordingTextTrack among them) are not routed: refused, never passed through unfiltered
+        # the other calls (insertDocument, sendChatMessage, hooks...) are not routed: refused, never passed on
         return protocol.failed("unsupportedRequest", "This request is not supported by the gateway."), "failed"
 
     # --- upstream ------------------------------------------------------------------------
@@ -231,14 +235,18 @@ class Gateway:
                 auto_decompress=True)
         return self._http
 
-    async def _receive(self, server: ServerConfig, call: str, params: dict[str, str]) -> bytes | None:
+    async def _receive(self, server: ServerConfig, call: str, params: dict[str, str], *,
+                       upload: tuple[bytes, str] | None = None) -> bytes | None:
         """The body of `server`'s answer (HTTP 200, at most MAX_ANSWER_BYTES, within the
-        deadline), or None when it gives none (counted; a timeout or connect error marks it down)."""
-        url = server.endpoint.url(call, params)
+        deadline), or None when it gives none (counted; a timeout or connect error marks it down).
+        With `upload` (body, Content-Type) the call is a POST of that body."""
+        url = URL(server.endpoint.url(call, params), encoded=True)  # sent byte for byte as signed
+        method, body, headers = ("GET", None, None) if upload is None else ("POST", upload[0],
+                                                                             {"Content-Type": upload[1]})
         try:
             async with asyncio.timeout(self.timeout):
-                # encoded=True: sent byte for byte as signed (aiohttp would re-quote the query)
-                async with self.http.get(URL(url, encoded=True), allow_redirects=False) as answer:
+                async with self.http.request(method, url, data=body, headers=headers,
+                                             allow_redirects=False) as answer:
                     if answer.status != 200:
                         raise _Upstream("http")
                     chunks, size = [], 0
@@ -611,16 +619,42 @@ class Gateway:
         record_id = params.get("recordID", "").strip()
         if not record_id:
             return MISSING_RECORD_ID, "failed"
+        return await self._text_tracks_call(tenant, "getRecordingTextTracks", {**params, "recordID": record_id})
+
+    async def put_recording_text_track(self, tenant: TenantConfig, params: dict[str, str],
+                                       request: web.Request) -> tuple[bytes | web.Response, str]:
+        """A caption file (multipart POST, the checksum over the query only) for one of the
+        tenant's recordings, sent on as it came to the server holding it; JSON answers as
+        bbb-web's. Another tenant's recording, or nobody's, is noRecordings and reaches no server."""
+        record_id = params.get("recordID", "").strip()
+        if not record_id:
+            return _json({"returncode": "FAILED", "messageKey": "paramError",
+                          "message": "Missing param recordID."}), "failed"
+        body = b""
+        if request.method == "POST" and request.can_read_body:
+            body = await request.content.read(MAX_UPLOAD_BYTES + 1)
+            if len(body) > MAX_UPLOAD_BYTES or not request.content.at_eof():
+                return _json({"returncode": "FAILED", "messageKey": "uploadTooLarge",
+                              "message": f"The text track is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MiB."}
+                             ), "failed"
+        upload = (body, request.headers.get("Content-Type", "application/octet-stream"))
+        return await self._text_tracks_call(tenant, "putRecordingTextTrack", {**params, "recordID": record_id},
+                                            upload=upload)
+
+    async def _text_tracks_call(self, tenant: TenantConfig, call: str, params: dict[str, str], *,
+                                upload: tuple[bytes, str] | None = None) -> tuple[bytes | web.Response, str]:
+        """A text-track call for one recordID, sent to the server holding it when it is the
+        tenant's (exact ID); bbb-web's JSON answer passed on (re-encoded, nothing added)."""
+        record_id = params["recordID"]
         owned = await self._owned(tenant, [record_id])
         if owned is None:
-            return protocol.failed("serverUnavailable", "A server that may hold the recording does not answer; "
-                                                        "try again later."), "upstream"
+            return protocol.failed("serverUnavailable", "A server that may hold the recording does not "
+                                                                 "answer; try again later."), "upstream"
         if not owned:
             return _json({"returncode": "FAILED", "messageKey": "noRecordings",
                           "message": f"No recording found for {record_id}"}), "not_found"
         server = self.config.servers[next(iter(owned))]
-        call = "getRecordingTextTracks"
-        body = await self._receive(server, call, {**params, "recordID": record_id})
+        body = await self._receive(server, call, params, upload=upload)
         if body is None:
             return protocol.failed("serverUnavailable", "The recording's server does not answer."), "upstream"
         try:
@@ -630,7 +664,8 @@ class Gateway:
         response = answer.get("response") if isinstance(answer, dict) else None
         if not isinstance(response, dict) or not isinstance(response.get("returncode"), str):
             self._upstream_failed(server, call, "checksum" if b"checksumError" in body else "malformed")
-            return protocol.failed("serverUnavailable", "The recording's server gave no usable answer."), "upstream"
+            return protocol.failed("serverUnavailable", "The recording's server gave no usable answer."), \
+                "upstream"
         return _json(response), "ok" if response["returncode"] == "SUCCESS" else "failed"
 
 

@@ -1,13 +1,13 @@
 """BBB API test server: a STAND-IN for BigBlueButton's API, not BigBlueButton.
 
 It answers create, join, end, getMeetings, getMeetingInfo and isMeetingRunning, and the
-recording calls getRecordings, publishRecordings, deleteRecordings, updateRecordings and
-getRecordingTextTracks, under /bigbluebutton/api/ with BBB's checksum rules and response
-shapes, so the fleet's client, exporter and lab can be tested where BBB itself cannot
+recording calls getRecordings, publishRecordings, deleteRecordings, updateRecordings,
+getRecordingTextTracks and putRecordingTextTrack (a POST), under /bigbluebutton/api/ with
+BBB's checksum rules and response shapes, so the fleet's client, exporter and lab can be tested where BBB itself cannot
 run. It holds meetings in memory (seeded from options or a JSON scenario), honours
 maxParticipants, duration and meta_ tags, leaves a published recording when a meeting
 created with record=true ends, and can be made slow, failing or hostile. Every answer
-carries a <standin> element (getRecordingTextTracks' JSON excepted) and an X-Standin
+carries a <standin> element (the text tracks' JSON excepted) and an X-Standin
 header saying what it is. Nothing in production depends on it.
 
 Standard library only: it is copied to lab containers that have nothing but Debian's
@@ -33,6 +33,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -42,6 +44,11 @@ STANDIN = "meetfleet BBB API test server, not BigBlueButton"
 API_PREFIX = "/bigbluebutton/api"
 ALGORITHM_BY_HEX_LENGTH = {40: "sha1", 64: "sha256", 96: "sha384", 128: "sha512"}
 FAULTS = ("fail", "garbage", "hostile", "wrong-checksum")
+# putRecordingTextTrack's upload: the API reference leaves the limit open ("maybe 8MB?").
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+# A language tag's shape (RFC 5646: a primary subtag, then subtags of up to 8 characters).
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+TEXT_TRACK_KINDS = ("subtitles", "captions")
 
 # A "billion laughs" document: what the hostile fault answers. A safe client refuses it.
 HOSTILE_BODY = (
@@ -215,6 +222,7 @@ class StandinRecording:
     playback_host: str = "https://bbb.standin.invalid"
     # getRecordingTextTracks' tracks: {"kind", "lang", "label", "source"} (href is made up)
     tracks: list[dict[str, str]] = field(default_factory=list)
+    uploads: dict[tuple[str, str], bytes] = field(default_factory=dict)  # putRecordingTextTrack's files
 
     def xml(self) -> str:
         # as in the example, bbb-web adds the meeting's name, its meetingId and isBreakout to the metadata
@@ -721,6 +729,39 @@ class BbbState:
                                f"_{t.get('lang', '')}.vtt", **t} for t in rec.tracks]
             return JsonResponse({"returncode": "SUCCESS", "tracks": tracks})
 
+    def put_recording_text_track(self, params: dict[str, str], upload: bytes | None) -> JsonResponse:
+        """As the API reference's putRecordingTextTrack: a file uploaded as the `file` part
+        replaces the recording's track of that kind and lang; no file part deletes it."""
+        record_id = params.get("recordID", "").strip()
+        kind, lang = params.get("kind", ""), params.get("lang", "")
+        for name, value in (("recordID", record_id), ("kind", kind), ("lang", lang)):
+            if not value:
+                return JsonResponse({"returncode": "FAILED", "messageKey": "paramError",
+                                     "message": f"Missing param {name}."})
+        if kind not in TEXT_TRACK_KINDS:
+            return JsonResponse({"returncode": "FAILED", "messageKey": "invalidKind",
+                                 "message": f"Invalid kind parameter, expected='subtitles|captions' actual={kind}"})
+        if not LANGUAGE_TAG.match(lang):
+            return JsonResponse({"returncode": "FAILED", "messageKey": "invalidLang",
+                                 "message": f"Malformed lang param, received={lang}"})
+        if upload == b"":
+            return JsonResponse({"returncode": "FAILED", "messageKey": "empty_uploaded_text_track",
+                                 "message": "Empty uploaded text track."})
+        with self.lock:
+            rec = self.recordings.get(record_id)
+            if rec is None:
+                return JsonResponse({"returncode": "FAILED", "messageKey": "noRecordings",
+                                     "message": f"No recording found for {record_id}"})
+            rec.tracks = [t for t in rec.tracks if (t.get("kind"), t.get("lang")) != (kind, lang)]
+            if upload is not None:
+                rec.tracks.append({"kind": kind, "lang": lang, "label": params.get("label") or lang,
+                                   "source": "upload"})
+                rec.uploads[(kind, lang)] = upload
+            else:
+                rec.uploads.pop((kind, lang), None)
+        return JsonResponse({"returncode": "SUCCESS", "messageKey": "upload_text_track_success",
+                             "message": "Text track uploaded successfully", "recordId": record_id})
+
     def update_recordings(self, params: dict[str, str]) -> Response:
         with self.lock:
             found = self._existing(params)
@@ -760,6 +801,20 @@ def checksum_ok(call: str, raw_query: str, secret: str, algorithms: frozenset[st
     query = "&".join(p for p in parts if not p.startswith("checksum="))
     expected = hashlib.new(algorithm, (call + query + secret).encode("utf-8")).hexdigest()
     return hmac.compare_digest(expected, given[0].lower())
+
+
+def _multipart_file(content_type: str, body: bytes) -> bytes | None:
+    """The `file` part of a multipart/form-data body (b"" if empty), None without one."""
+    if not body or not content_type.lower().startswith("multipart/form-data"):
+        return None
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n"
+                                                  + body)
+    if not message.is_multipart():
+        return None
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            return part.get_payload(decode=True) or b""
+    return None
 
 
 @dataclass
@@ -807,6 +862,26 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(answer.encode(), content_type=answer.content_type)
         return self._send(answer.encode())
 
+    def do_POST(self) -> None:
+        """putRecordingTextTrack (the checksum over the query, the file in a multipart body);
+        any other call as its GET (bbb-web takes POST for them, parameters in the query)."""
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_UPLOAD_BYTES:
+            self.close_connection = True
+            return self._send(b"too large\n", status=413, content_type="text/plain")
+        body = self.rfile.read(length) if length else b""
+        call = url.path.rstrip("/")[len(API_PREFIX) + 1:] if url.path.startswith(API_PREFIX + "/") else ""
+        if call != "putRecordingTextTrack":
+            return self.do_GET()
+        self.server.log(call)
+        if not checksum_ok(call, url.query, self.server.secret, self.server.algorithms):
+            return self._send(failed("checksumError", "Checksums do not match").encode())
+        upload = _multipart_file(self.headers.get("Content-Type", ""), body)
+        answer = self.server.state.put_recording_text_track(dict(parse_qsl(url.query, keep_blank_values=True)),
+                                                             upload)
+        return self._send(answer.encode(), content_type=answer.content_type)
+
     def _send(self, body: bytes, status: int = 200, content_type: str = "text/xml;charset=utf-8") -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -844,7 +919,7 @@ class _ApiHttpServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
     def log(self, call: str) -> None:
-        key = call if call in self.calls else "other"  # bounded: a path cannot add keys
+        key = call if call in self.calls or call == "putRecordingTextTrack" else "other"  # bounded keys
         self.seen[key] = self.seen.get(key, 0) + 1
         if self.verbose:
             print(f"{time.strftime('%H:%M:%S')} {call}", file=sys.stderr, flush=True)
