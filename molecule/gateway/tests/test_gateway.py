@@ -10,7 +10,11 @@ import pytest
 CONFIG = "/etc/meetfleet-gateway"
 VENV = "/opt/meetfleet-gateway/venv"
 STANDIN_UNIT = "molecule-bbb-standin"
-CERT = "/etc/ssl/certs/molecule-gateway.pem"
+LIVE = "/etc/letsencrypt/live/gateway.test"
+# pebble's root (it makes a new one each start): what a client must trust for the issued chain
+CERT = "/root/molecule-pebble-root.pem"
+SERVED_FINGERPRINT = ("openssl s_client -connect 127.0.0.1:443 -servername gateway.test </dev/null 2>/dev/null"
+                      " | openssl x509 -noout -fingerprint -sha256")
 REDIS_PASSWORD_FILE = f"{CONFIG}/redis-password"
 
 # Signs a BBB call with the secret read from a file in the container (never on a command
@@ -21,7 +25,7 @@ tenant, call, secret_file, query, cafile = sys.argv[1:6]
 secret = open(secret_file).read().strip()
 checksum = hashlib.sha1((call + query + secret).encode()).hexdigest()
 context = ssl.create_default_context(cafile=cafile)
-url = f"https://127.0.0.1/t/{tenant}/bigbluebutton/api/{call}?{query}&checksum={checksum}"
+url = f"https://gateway.test/t/{tenant}/bigbluebutton/api/{call}?{query}&checksum={checksum}"
 print(urllib.request.urlopen(url, context=context, timeout=10).read().decode())
 """
 
@@ -31,6 +35,15 @@ def _call(host, tenant: str, call: str, signer: str, query: str) -> str:
     out = host.run(f"python3 /root/molecule-call.py {tenant} {call} {secret_file} '{query}' {CERT}")
     assert out.rc == 0, out.stderr
     return out.stdout
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pebble_root(host):
+    """The ACME test CA's root, from pebble's management API, for the clients to trust."""
+    fetched = host.run("python3 -c \"import ssl, urllib.request as u; print(u.urlopen('https://localhost:15000/roots/0', "
+                       "context=ssl.create_default_context(cafile='/etc/pebble/ca.pem'), timeout=10).read().decode())\""
+                       f" > {CERT}")
+    assert fetched.rc == 0, fetched.stderr
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +142,21 @@ def test_api_only_on_loopback_nginx_tls_outside(host):
 
 def test_firewall_declaration_for_base(host):
     declared = json.loads(host.file("/root/molecule-gateway-firewall-ports.json").content_string)
-    assert declared == [{"port": 443, "proto": "tcp"},
+    assert declared == [{"port": 443, "proto": "tcp"}, {"port": 80, "proto": "tcp"},  # 80: ACME's HTTP-01
                         {"port": 9936, "proto": "tcp", "sources": ["192.0.2.10"]}]
+
+
+def test_certificate_was_issued_by_the_acme_ca(host):
+    issued = host.check_output(f"openssl x509 -in {LIVE}/cert.pem -noout -issuer -ext subjectAltName")
+    assert "Pebble Intermediate CA" in issued and "DNS:gateway.test" in issued
+    renewal = host.file("/etc/letsencrypt/renewal/gateway.test.conf").content_string
+    assert "server = https://localhost:14000/dir" in renewal
+    assert "authenticator = standalone" in renewal
+    assert host.service("certbot.timer").is_enabled
+    # nginx serves exactly that certificate, and nothing listens on 80 between renewals
+    assert host.check_output(SERVED_FINGERPRINT) == host.check_output(
+        f"openssl x509 -in {LIVE}/cert.pem -noout -fingerprint -sha256")
+    assert not host.socket("tcp://0.0.0.0:80").is_listening
 
 
 def test_create_through_nginx_with_the_tenants_secret_and_refused_with_anothers(host, standin):
@@ -180,3 +206,20 @@ def test_systemd_reload_rereads_the_configuration_in_the_same_process(host, stan
     assert host.service("meetfleet-gateway").is_running
     answer = _call(host, "bakery-collective", "isMeetingRunning", "bakery-collective", "meetingID=molecule-room")
     assert "<returncode>SUCCESS</returncode>" in answer, answer
+
+
+# Last: it renews the certificate (testinfra runs a file's tests in order).
+def test_a_renewal_reaches_nginx_by_a_reload(host):
+    hook = host.file("/etc/letsencrypt/renewal-hooks/deploy/meetfleet-gateway")
+    assert hook.mode == 0o755 and host.run(f"sh -n {hook.path}").rc == 0
+    before = host.check_output(SERVED_FINGERPRINT)
+    master = host.check_output("systemctl show --property=MainPID --value nginx")
+    renew = host.run("certbot renew --non-interactive --force-renewal --cert-name gateway.test")
+    assert renew.rc == 0, renew.stdout + renew.stderr
+    live = host.check_output(f"openssl x509 -in {LIVE}/cert.pem -noout -fingerprint -sha256")
+    assert live != before
+    deadline = time.monotonic() + 10  # the reload's new workers take over
+    while host.check_output(SERVED_FINGERPRINT) != live and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert host.check_output(SERVED_FINGERPRINT) == live
+    assert host.check_output("systemctl show --property=MainPID --value nginx") == master  # reloaded, not restarted

@@ -139,6 +139,34 @@ def test_nginx_tls_site_with_the_public_issuer(host):
     assert answer["hsts"].startswith("max-age=")
 
 
+STATUS = f"""
+import ssl, sys, urllib.error, urllib.request
+context = ssl.create_default_context(cafile="{CERT}")
+for path in sys.argv[1:]:
+    try:
+        print(path, urllib.request.urlopen("https://sso.test" + path, context=context, timeout=10).status)
+    except urllib.error.HTTPError as error:
+        print(path, error.code)
+"""
+
+
+def test_the_master_realm_is_refused_from_outside_the_admins_addresses(host):
+    """Keycloak's master realm (its console, admin API, sign-in) through nginx only from
+    keycloak_master_allowed_sources; the cooperative's realm, its admin console included, for all."""
+    written = host.run(f"cat > /root/molecule-status.py <<'PYEOF'\n{STATUS}\nPYEOF")
+    assert written.rc == 0
+    paths = ["/admin/master/console/", "/realms/master/.well-known/openid-configuration",
+             "/admin/realms/master/users", "/realms/meetfleet/.well-known/openid-configuration",
+             "/admin/meetfleet/console/"]
+    status = dict(line.split() for line in host.check_output(
+        "python3 /root/molecule-status.py " + " ".join(paths)).splitlines())
+    assert status == {"/admin/master/console/": "403", "/realms/master/.well-known/openid-configuration": "403",
+                      "/admin/realms/master/users": "403",
+                      "/realms/meetfleet/.well-known/openid-configuration": "200", "/admin/meetfleet/console/": "200"}
+    site = host.file("/etc/nginx/sites-enabled/keycloak").content_string
+    assert "allow 192.0.2.20;" in site and "deny all;" in site
+
+
 def test_declared_firewall_ports(host):
     declared = json.loads(host.file("/root/molecule-keycloak-firewall-ports.json").content_string)
     assert declared == [{"port": 443, "proto": "tcp"},
