@@ -40,8 +40,9 @@ def _call(host, tenant: str, call: str, signer: str, query: str) -> str:
 @pytest.fixture(scope="module", autouse=True)
 def pebble_root(host):
     """The ACME test CA's root, from pebble's management API, for the clients to trust."""
-    fetched = host.run("python3 -c \"import ssl, urllib.request as u; print(u.urlopen('https://localhost:15000/roots/0', "
-                       "context=ssl.create_default_context(cafile='/etc/pebble/ca.pem'), timeout=10).read().decode())\""
+    fetched = host.run("python3 -c \"import ssl, urllib.request as u; "
+                       "print(u.urlopen('https://localhost:15000/roots/0', timeout=10, "
+                       "context=ssl.create_default_context(cafile='/etc/pebble/ca.pem')).read().decode())\""
                        f" > {CERT}")
     assert fetched.rc == 0, fetched.stderr
 

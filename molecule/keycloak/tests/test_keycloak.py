@@ -216,6 +216,23 @@ def test_organizations_and_admin_groups(host, realm):
         assert wanted["admin_group"] in groups
 
 
+def test_a_departed_tenants_client_and_organization_are_removed_and_nothing_else(host, realm):
+    """side_effect.yml applied the role with departing-coop, then without it: its Greenlight's
+    client and its organization are gone; the hand-made client and every remaining tenant's
+    are kept; the departed tenant's groups stay (its users are the member's)."""
+    before = json.loads(host.file("/root/molecule-keycloak-before-removal.json").content_string)
+    assert "departing-coop" in before["clients"] and "departing-coop" in before["organizations"]
+    assert "hand-made-client" in before["clients"]
+    clients = {c["clientId"]: c for c in _api(host, "meetfleet/clients")}
+    organizations = {o["alias"] for o in _api(host, "meetfleet/organizations")}
+    assert "departing-coop" not in clients and "departing-coop" not in organizations
+    assert "hand-made-client" in clients  # not the role's: left alone
+    assert {c["client_id"] for c in realm["clients"]} <= set(clients)
+    assert organizations == {o["alias"] for o in realm["organizations"]}
+    assert all(clients[c["client_id"]]["attributes"]["meetfleet-managed"] == "true" for c in realm["clients"])
+    assert "departing-coop-members" in [g["name"] for g in _api(host, "meetfleet/groups")]
+
+
 def _as_tenant_admin(host, tenant: str, method: str, path: str, body: object = None) -> tuple[int, object]:
     extra = f" {shlex.quote(json.dumps(body))}" if body is not None else ""
     answer = _json(host, f"{PROBE} as-tenant-admin {shlex.quote(tenant)} {method} {shlex.quote(path)}{extra}")
