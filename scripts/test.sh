@@ -57,7 +57,8 @@ lane_checks() {
     step pytest 1200 python -m pytest -q -m "not lab" tests
 }
 
-# The longest lane: about 60 minutes in a full run (site.yml on a fresh lab is half of it).
+# The longest lane: about 55 minutes in a full run (configuring a fresh lab, `meetfleet lab apply`,
+# then site.yml --check, is half of it).
 lane_lab() {
     step "pytest lab" 4500 python -m pytest -q -m lab tests
 }
