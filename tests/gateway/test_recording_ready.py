@@ -23,6 +23,7 @@ import pytest
 from bbbctl import BBBApiClient
 
 from meetfleet.gateway import callbacks
+from tests.fleet.checks import refused
 from tests.gateway.conftest import SERVER_SECRETS, TENANT_SECRETS
 
 RECORD_ID = "183f0bf3a0982a127bdb8161e0c44eb696b3e75c-1700000000000"
@@ -72,7 +73,9 @@ def public_gateway(start_gateway):
     """A gateway that knows its public URL (fleet_gateway.url): here, where it listens."""
     running = start_gateway()
     config = running.gateway.config
-    running.gateway.reconfigure(dataclasses.replace(config, public_url=f"http://127.0.0.1:{running.port}"))
+    # The front ends here listen on loopback: allowed as fleet_gateway.callback_networks allows a private network.
+    running.gateway.reconfigure(dataclasses.replace(config, public_url=f"http://127.0.0.1:{running.port}",
+                                                    callback_networks=("127.0.0.0/8",)))
     return running
 
 
@@ -163,3 +166,52 @@ def test_a_ready_url_that_is_not_http_is_dropped_so_no_server_signed_token_goes_
     out = callbacks.rewrite_create({"meta_bbb-recording-ready-url": "file:///etc/passwd", "name": "n"},
                                    "https://gw.example", "acme", TENANT_SECRETS["acme"])
     assert out == {"name": "n"}
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_front_end_on_a_non_public_address_is_refused_unless_its_network_is_allowed(
+        fleet, start_gateway, front_end, host):
+    """A tenant must not aim the gateway at the gateway host's loopback or its private network."""
+    running = start_gateway()
+    running.gateway.reconfigure(dataclasses.replace(running.gateway.config,
+                                                    public_url=f"http://127.0.0.1:{running.port}"))
+    target = front_end.url.replace("127.0.0.1", host)
+    kept = create_with_callback(running, fleet, "acme", "lecture", target)
+    assert bbb_posts(kept, "acme~lecture", SERVER_SECRETS["bbb-1.test"]) == 403
+    assert front_end.forms == []
+
+
+@pytest.mark.parametrize(("addresses", "allowed", "refused"), [
+    (["203.0.113.9"], [], True),  # documentation range: not global either
+    (["8.8.8.8", "2001:4860:4860::8888"], [], False),
+    (["10.1.2.3"], ["10.0.0.0/8"], False),
+    (["10.1.2.3", "8.8.8.8"], [], True),  # one private address among them is enough
+    (["169.254.169.254"], ["10.0.0.0/8"], True),  # a cloud's metadata service
+    (["::1"], [], True),
+    (["fe80::1%eth0"], [], True),
+])
+def test_target_refused_takes_public_addresses_and_the_allowed_networks_only(addresses, allowed, refused):
+    assert (callbacks.target_refused(addresses, allowed) is not None) is refused
+
+
+def test_a_name_that_resolves_to_nothing_is_refused():
+    with pytest.raises(callbacks.CallbackRefused, match="does not resolve"):
+        callbacks.target_refused([], [])
+
+
+@pytest.mark.parametrize(("networks", "words"), [
+    ("[10.0.0.1/8]", ("fleet_gateway.callback_networks", "host bits set")),
+    ("[not-a-network]", ("fleet_gateway.callback_networks", "not an IP network")),
+    ("10.0.0.0/8", ("fleet_gateway.callback_networks",)),  # a string, not a list
+])
+def test_inventory_check_refuses_a_bad_callback_network_naming_the_key(example_copy, networks, words):
+    (example_copy / "group_vars/all/gateway.yml").write_text(
+        f"fleet_gateway:\n  url: https://gateway.example.coop\n  callback_networks: {networks}\n")
+    refused(example_copy, "gateway.yml", *words)
+
+
+def test_the_gateway_takes_the_allowed_networks_from_the_inventory(fleet):
+    (fleet.inventory / "group_vars/all/gateway.yml").write_text(
+        "fleet_gateway:\n  url: https://gw.example.coop\n  callback_networks: [10.0.0.0/8, 'fd00::/8']\n")
+    config = fleet.config()
+    assert (config.public_url, config.callback_networks) == ("https://gw.example.coop", ("10.0.0.0/8", "fd00::/8"))

@@ -7,6 +7,7 @@ inventory's keys without their `fleet_` prefix.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Collection
 from enum import StrEnum
@@ -306,15 +307,27 @@ class CapacitySource(_Strict):
                        AfterValidator(_single_line)] | None = None
 
 
+def _network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"not an IP network (CIDR, no host bits set): {exc}") from None
+    return value
+
+
 class Gateway(_Strict):
     """The BBB API gateway members' front ends call (fleet_gateway; docs/gateway.md).
 
     `url`: its public base URL; a tenant's endpoint is URL/t/TENANT/bigbluebutton/api/.
     Each tenant's secret is the vault variable `vault_gateway_secret_<tenant, - as _>`,
-    made by `meetfleet tenant add`."""
+    made by `meetfleet tenant add`. `callback_networks`: the non-public networks where front
+    ends may still receive BBB's recording-ready callback through the gateway (a Greenlight
+    beside it on a private network); any other loopback, private or link-local target is refused."""
 
     url: Annotated[StrictStr, StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s]*)?$", max_length=MAX_URL),
                    AfterValidator(check_http_url)]
+    callback_networks: list[Annotated[StrictStr, StringConstraints(max_length=64), AfterValidator(_network)]] = \
+        Field(default_factory=list, max_length=64)
 
     def endpoint(self, tenant: str) -> str:
         return f"{self.url.rstrip('/')}/t/{tenant}/bigbluebutton/api/"

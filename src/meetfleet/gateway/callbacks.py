@@ -23,6 +23,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import warnings
 from collections.abc import Iterable
 
@@ -63,6 +64,21 @@ def unseal(secret: str, token: str) -> str:
     if not hmac.compare_digest(mac, _mac(secret, target)):
         raise CallbackRefused("the callback path is not sealed with the tenant's secret")
     return target
+
+
+def target_refused(addresses: Iterable[str], allowed_networks: Iterable[str]) -> str | None:
+    """Why the gateway must not post to a front end at these addresses (what its host name
+    resolved to), or None: every one must be public, or in one of `allowed_networks`
+    (fleet_gateway.callback_networks). A tenant could otherwise aim the gateway at its own
+    host's loopback services, or at the private network it sits in."""
+    networks = [ipaddress.ip_network(n) for n in allowed_networks]
+    found = [ipaddress.ip_address(a.split("%", 1)[0]) for a in addresses]
+    if not found:
+        raise CallbackRefused("the front end's host name does not resolve")
+    for address in found:
+        if not address.is_global and not any(address in network for network in networks):
+            return f"the front end's address {address} is not public (fleet_gateway.callback_networks allows such)"
+    return None
 
 
 def rewrite_create(params: dict[str, str], public_url: str | None, tenant: str, secret: str) -> dict[str, str]:

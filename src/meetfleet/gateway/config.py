@@ -60,6 +60,7 @@ class GatewayConfig:
     tenants: dict[str, TenantConfig]
     servers: dict[str, ServerConfig]
     public_url: str | None = None  # fleet_gateway.url: where BBB's callbacks reach the gateway
+    callback_networks: tuple[str, ...] = ()  # fleet_gateway.callback_networks: non-public targets allowed
 
 
 def read_private_file(path: Path) -> bytes:
@@ -167,7 +168,9 @@ def build_config(fleet: Fleet, tenant_secrets: dict[str, str], bbb_secrets: dict
     if not tenants:
         raise ConfigError(f"{secrets_path}: tenant_secrets: no tenant has a secret "
                           "(the gateway would refuse every call)")
-    return GatewayConfig(tenants, servers, fleet.gateway.url if fleet.gateway else None)
+    gateway = fleet.gateway
+    return GatewayConfig(tenants, servers, gateway.url if gateway else None,
+                         tuple(gateway.callback_networks) if gateway else ())
 
 
 def parse_listen(value: str, option: str = "--listen") -> tuple[str, int]:

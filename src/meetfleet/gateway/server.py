@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 from urllib.parse import parse_qsl
 
@@ -480,6 +481,19 @@ class Gateway:
         self.metrics.latency.labels("recordingReady").observe(time.perf_counter() - started)
         return web.Response(status=status)
 
+    async def _callback_target_refused(self, target: str) -> str | None:
+        """callbacks.target_refused for what the target's host name resolves to now."""
+        url = URL(target)
+        try:
+            async with asyncio.timeout(self.timeout):
+                infos = await asyncio.get_running_loop().getaddrinfo(url.host, url.port, type=socket.SOCK_STREAM)
+        except (OSError, TimeoutError):
+            return "the front end's host name does not resolve"
+        try:
+            return callbacks.target_refused([info[4][0] for info in infos], self.config.callback_networks)
+        except callbacks.CallbackRefused as exc:
+            return str(exc)
+
     async def _recording_ready(self, request: web.Request) -> tuple[int, str]:
         tenant = self.config.tenants.get(request.match_info["tenant"])
         if tenant is None:
@@ -495,6 +509,10 @@ class Gateway:
         except callbacks.CallbackRefused as exc:
             log.warning("recording-ready callback for %s refused: %s", tenant.name, exc)
             return 404, "refused"
+        refused = await self._callback_target_refused(target)
+        if refused:
+            log.warning("recording-ready callback for %s refused: %s", tenant.name, refused)
+            return 403, "refused"
         try:
             async with asyncio.timeout(self.timeout):
                 async with self.http.post(target, data={"signed_parameters": resigned},
@@ -630,13 +648,17 @@ class Gateway:
         if not record_id:
             return _json({"returncode": "FAILED", "messageKey": "paramError",
                           "message": "Missing param recordID."}), "failed"
-        body = b""
+        chunks, size = [], 0
         if request.method == "POST" and request.can_read_body:
-            body = await request.content.read(MAX_UPLOAD_BYTES + 1)
-            if len(body) > MAX_UPLOAD_BYTES or not request.content.at_eof():
-                return _json({"returncode": "FAILED", "messageKey": "uploadTooLarge",
-                              "message": f"The text track is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MiB."}
-                             ), "failed"
+            # To its end, however the client's writes arrive; refused once past the limit.
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > MAX_UPLOAD_BYTES:
+                    return _json({"returncode": "FAILED", "messageKey": "uploadTooLarge",
+                                  "message": f"The text track is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MiB."}
+                                 ), "failed"
+                chunks.append(chunk)
+        body = b"".join(chunks)
         upload = (body, request.headers.get("Content-Type", "application/octet-stream"))
         return await self._text_tracks_call(tenant, "putRecordingTextTrack", {**params, "recordID": record_id},
                                             upload=upload)
