@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from meetfleet.fleet.loader import load_inventory
-from meetfleet.gateway.config import build_config, load_secrets
+from meetfleet.gateway.main import read_config
 from meetfleet.gateway.server import Gateway
 from meetfleet.gateway.store import MemoryStore, RedisStore
 from meetfleet.testing.bbb_standin import TestServer
@@ -81,8 +80,7 @@ class Fleet:
         self.secrets = write_secrets(root)
 
     def config(self):
-        tenants, servers, _ = load_secrets(self.secrets)
-        return build_config(load_inventory(self.inventory), tenants, servers, self.secrets)
+        return read_config(self.inventory, self.secrets)[0]
 
     def stop(self) -> None:
         for standin in self.standins.values():

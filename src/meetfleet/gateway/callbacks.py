@@ -89,11 +89,10 @@ def rewrite_create(params: dict[str, str], public_url: str | None, tenant: str, 
     found = [key for key in params if key.lower() in READY_URL_KEYS]
     if not found or not public_url:
         return params
-    ordered = sorted(found, key=lambda key: READY_URL_KEYS.index(key.lower()))
-    target = params[ordered[0]]
-    if not target.startswith(("https://", "http://")) or len(target) > MAX_TARGET_LENGTH:
-        return {k: v for k, v in params.items() if k not in found}  # nothing to call back: BBB makes no call
+    target = params[min(found, key=lambda key: READY_URL_KEYS.index(key.lower()))]
     out = {k: v for k, v in params.items() if k not in found}
+    if not target.startswith(("https://", "http://")) or len(target) > MAX_TARGET_LENGTH:
+        return out  # nothing to call back: BBB makes no call
     out[READY_URL_KEYS[0]] = f"{public_url.rstrip('/')}/t/{tenant}/{PATH}/{seal(secret, target)}"
     return out
 

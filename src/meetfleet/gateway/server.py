@@ -195,11 +195,14 @@ class Gateway:
         except Exception:
             log.exception("%s: internal error", label or "version")
             answer = protocol.failed("internalError", "The gateway could not handle the call.")
-        self.metrics.calls.labels(label or "version", outcome).inc()
-        self.metrics.latency.labels(label or "version").observe(time.perf_counter() - started)
+        self._count(label or "version", outcome, started)
         if isinstance(answer, web.StreamResponse):
             return answer
         return web.Response(body=answer, headers={"Content-Type": XML})
+
+    def _count(self, label: str, outcome: str, started: float) -> None:
+        self.metrics.calls.labels(label, outcome).inc()
+        self.metrics.latency.labels(label).observe(time.perf_counter() - started)
 
     async def _dispatch(self, request: web.Request, call: str) -> tuple[bytes | web.StreamResponse, str]:
         if request.method not in ("GET", "POST", "HEAD"):
@@ -477,8 +480,7 @@ class Gateway:
         issue, 502 when the front end does not answer."""
         started = time.perf_counter()
         status, outcome = await self._recording_ready(request)
-        self.metrics.calls.labels("recordingReady", outcome).inc()
-        self.metrics.latency.labels("recordingReady").observe(time.perf_counter() - started)
+        self._count("recordingReady", outcome, started)
         return web.Response(status=status)
 
     async def _callback_target_refused(self, target: str) -> str | None:
