@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from meetfleet.lab.apply import READS_THE_FLEET, PlanError, apply_waves, plan_waves, recap_of
+from meetfleet.lab.apply import READS_THE_FLEET, PlanError, Recap, apply_waves, plan_waves, recap_of
 from tests.conftest import REPO
 
 SITE = REPO / "playbooks" / "site.yml"
@@ -58,8 +58,12 @@ def test_a_site_yml_it_cannot_split_is_refused_naming_the_file_and_play(text, sa
 
 
 def test_the_recap_counts_hosts_changes_and_failed_or_unreachable_hosts():
-    assert recap_of("noise\n" + RECAP) == (3, 5, ("bbb-eu-2.lab", "turn-eu-1.lab"))
-    assert recap_of("no recap at all") == (0, 0, ())
+    recap = recap_of("noise\n" + RECAP)
+    assert recap.hosts == ("bbb-eu-1.lab", "bbb-eu-2.lab", "turn-eu-1.lab")
+    assert recap.changed == 5
+    assert recap.changed_hosts == ("bbb-eu-1.lab", "turn-eu-1.lab")
+    assert recap.failed_hosts == ("bbb-eu-2.lab", "turn-eu-1.lab")
+    assert recap_of("no recap at all") == Recap((), 0, (), ())
 
 
 def fake_ansible(tmp_path: Path, fail: str = "") -> list[str]:
@@ -67,8 +71,10 @@ def fake_ansible(tmp_path: Path, fail: str = "") -> list[str]:
     moment so overlapping runs overlap, exits 2 for the playbook named `fail`."""
     script = tmp_path / "ansible-playbook"
     script.write_text(f"""#!/bin/sh
-name=$(basename "$3")
+for arg; do last="$arg"; done
+name=$(basename "$last")
 echo "start $name" >> {tmp_path}/events
+echo "$name args: $*" >> {tmp_path}/args
 sleep 0.3
 echo "PLAY RECAP ***"
 echo "$name.host : ok=2 changed=1 unreachable=0 failed=0"
@@ -94,7 +100,7 @@ def test_a_wave_runs_side_by_side_and_the_next_waits_for_it(tmp_path):
         log.index(f"end {name}") for name in ("a.yml", "b.yml", "c.yml"))  # all three started before any ended
     assert log.index("start monitoring.yml") > first_ends
     assert [run.playbook for run in runs] == ["a.yml", "b.yml", "c.yml", "monitoring.yml"]
-    assert all(run.ok and run.hosts == 1 and run.changed == 1 for run in runs)
+    assert all(run.ok and run.hosts == (f"{run.playbook}.host",) and run.changed == 1 for run in runs)
     assert sorted(run.playbook for run in seen) == sorted(run.playbook for run in runs)  # progress per playbook
     assert "b.yml.host : ok=2" in (tmp_path / "logs" / "b.log").read_text()
 
@@ -125,6 +131,28 @@ def test_the_command_reports_a_failed_playbook_as_json_with_exit_1(tmp_path):
     assert error["not_run"] == ["monitoring.yml"]
     assert {p["playbook"]: p["ok"] for p in error["playbooks"]} == {"bbb.yml": False, "turn.yml": True}
     assert str(tmp_path / "logs" / "bbb.log") in error["message"]
+
+
+def test_check_passes_check_mode_to_every_playbook_and_names_the_hosts_that_would_change(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = fake_ansible(bin_dir)[0]
+    playbooks = tmp_path / "playbooks"
+    playbooks.mkdir()
+    (playbooks / "site.yml").write_text("- ansible.builtin.import_playbook: bbb.yml\n"
+                                        "- ansible.builtin.import_playbook: monitoring.yml\n")
+    env = {**os.environ, "PATH": f"{Path(fake).parent}:{os.environ['PATH']}"}
+    result = subprocess.run([str(MEETFLEET), "lab", "apply", "--check",
+                             "--inventory", str(REPO / "inventories" / "lab"), "--playbooks", str(playbooks),
+                             "--logs", str(tmp_path / "logs"), "--json"],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["check"] is True
+    assert {p["playbook"]: p["changed_hosts"] for p in report["playbooks"]} == {
+        "bbb.yml": ["bbb.yml.host"], "monitoring.yml": ["monitoring.yml.host"]}
+    args = (bin_dir / "args").read_text().splitlines()
+    assert len(args) == 2 and all(" --check " in line for line in args)
 
 
 def test_the_command_refuses_a_directory_without_site_yml_with_exit_2(tmp_path):

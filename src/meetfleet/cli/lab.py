@@ -101,13 +101,16 @@ def prepare(network: str, label_value: str, image_name: str, as_json: bool) -> N
               type=click.Path(file_okay=False, path_type=Path), help="Each playbook's output goes to LOGS/NAME.log.")
 @click.option("--timeout", "timeout_seconds", default=3600.0, show_default=True, type=click.FloatRange(60, 14400),
               help="Seconds one playbook may run.")
+@click.option("--check", "check_mode", is_flag=True,
+              help="Ansible's check mode: report what would change, change nothing (site.yml --check, side by side).")
 @json_option
 @handle_inventory_errors
-def apply(inventory_dir: Path, playbooks_dir: Path, log_dir: Path, timeout_seconds: float, as_json: bool) -> None:
+def apply(inventory_dir: Path, playbooks_dir: Path, log_dir: Path, timeout_seconds: float, check_mode: bool,
+          as_json: bool) -> None:
     """Configure the lab as site.yml does, the host kinds side by side: every playbook
     site.yml imports at once, then those that watch the others (monitoring). About half
-    site.yml's time on a fresh lab; `ansible-playbook playbooks/site.yml --check` after it
-    finds nothing to change. Exit 1 if a playbook failed (its log named)."""
+    site.yml's time on a fresh lab; `--check` after it finds nothing to change (the
+    "changed hosts" column says where it would). Exit 1 if a playbook failed (its log named)."""
     site = playbooks_dir / "site.yml"
     if not site.is_file():
         bad_input(f"{site}: no such file (--playbooks names the directory of site.yml)", kind="no_site")
@@ -118,30 +121,34 @@ def apply(inventory_dir: Path, playbooks_dir: Path, log_dir: Path, timeout_secon
     load_lab_inventory(inventory_dir)  # a bad lab inventory exits 2 before any playbook starts
     binary = shutil.which("ansible-playbook") or str(Path(sys.executable).parent / "ansible-playbook")
     started = time.monotonic()
-    say(f"lab apply: {' then '.join(' + '.join(wave) for wave in waves)}; logs in {log_dir}/", err=True)
+    verb = "checked" if check_mode else "applied"
+    changed = "would change" if check_mode else "changed"
+    say(f"lab apply{' --check' if check_mode else ''}: {' then '.join(' + '.join(wave) for wave in waves)}; "
+        f"logs in {log_dir}/", err=True)
 
     def finished(run: PlaybookRun) -> None:
         state = "ok" if run.ok else f"FAILED (exit {run.returncode})"
-        progress(f"{run.playbook}: {state} after {run.seconds} s, {run.changed} changed")
+        progress(f"{run.playbook}: {state} after {run.seconds} s, {run.changed} {changed}")
 
-    runs = apply_waves(waves, playbooks_dir, [binary, "-i", str(inventory_dir)], log_dir, finished,
-                       cwd=Path.cwd(), timeout=timeout_seconds)
+    command = [binary, "-i", str(inventory_dir), *(["--check"] if check_mode else [])]
+    runs = apply_waves(waves, playbooks_dir, command, log_dir, finished, cwd=Path.cwd(), timeout=timeout_seconds)
     elapsed = round(time.monotonic() - started, 1)
     not_run = [name for wave in waves for name in wave if name not in {run.playbook for run in runs}]
     failed = [run for run in runs if not run.ok]
     if as_json and not failed:
-        print_json({"playbooks": [run.as_dict() for run in runs], "seconds": elapsed})
+        print_json({"playbooks": [run.as_dict() for run in runs], "check": check_mode, "seconds": elapsed})
         return
     if not as_json:
-        table("Lab apply", ["playbook", "outcome", "seconds", "hosts", "changed", "failed hosts", "log"],
-              [(run.playbook, "ok" if run.ok else f"exit {run.returncode}", run.seconds, run.hosts, run.changed,
-                ", ".join(run.failed_hosts) or "-", run.log) for run in runs])
+        table("Lab apply --check" if check_mode else "Lab apply",
+              ["playbook", "outcome", "seconds", "hosts", changed, "changed hosts", "failed hosts", "log"],
+              [(run.playbook, "ok" if run.ok else f"exit {run.returncode}", run.seconds, len(run.hosts), run.changed,
+                ", ".join(run.changed_hosts) or "-", ", ".join(run.failed_hosts) or "-", run.log) for run in runs])
     if failed:
         fail(f"{', '.join(run.playbook for run in failed)} failed (see "
              f"{', '.join(run.log for run in failed)})"
              + (f"; not run: {', '.join(not_run)}" if not_run else ""),
              kind="playbook_failed", playbooks=[run.as_dict() for run in runs], not_run=not_run)
-    say(f"lab apply: {len(runs)} playbooks applied in {elapsed} s")
+    say(f"lab apply: {len(runs)} playbooks {verb} in {elapsed} s")
 
 
 def report_steps(command: str, steps: list[Step], started: float, as_json: bool, done: str) -> None:

@@ -4,8 +4,10 @@ site.yml imports one playbook per host kind, and Ansible runs them one after ano
 although each touches its own hosts: a fresh lab then waits for TURN, BBB, the gateway,
 Keycloak and Nextcloud in turn. Here every playbook site.yml imports runs as its own
 ansible-playbook process, all at once, except the ones in READS_THE_FLEET, which watch
-the others' hosts and so start once those are done. `site.yml --check` afterwards
-(tests/playbooks/test_lab_check_mode.py) proves the result is what site.yml makes.
+the others' hosts and so start once those are done. With `lab apply --check` the same plan runs
+in Ansible's check mode: what site.yml --check reports, in half the time, since site.yml
+is nothing but these imports (plan_waves refuses anything else). After an apply it must
+find nothing to change on any host (tests/playbooks/test_lab_check_mode.py).
 
 The plan is pure (`plan_waves`, from site.yml's text); `apply_waves` runs it.
 """
@@ -38,8 +40,9 @@ class PlaybookRun:
     playbook: str
     returncode: int
     seconds: float
-    hosts: int
-    changed: int  # tasks changed, over all hosts
+    hosts: tuple[str, ...]  # every host in its PLAY RECAP
+    changed: int  # tasks changed (or, checking, that would change), over all hosts
+    changed_hosts: tuple[str, ...]
     failed_hosts: tuple[str, ...]  # failed or unreachable
     log: str
 
@@ -48,7 +51,8 @@ class PlaybookRun:
         return self.returncode == 0
 
     def as_dict(self) -> dict[str, object]:
-        return {**asdict(self), "failed_hosts": list(self.failed_hosts), "ok": self.ok}
+        return {**asdict(self), "hosts": list(self.hosts), "changed_hosts": list(self.changed_hosts),
+                "failed_hosts": list(self.failed_hosts), "ok": self.ok}
 
 
 def plan_waves(site_text: str, source: str = "site.yml") -> list[list[str]]:
@@ -70,15 +74,25 @@ def plan_waves(site_text: str, source: str = "site.yml") -> list[list[str]]:
     return [wave for wave in (first, last) if wave]
 
 
-def recap_of(output: str) -> tuple[int, int, tuple[str, ...]]:
-    """(hosts, tasks changed, hosts failed or unreachable) from a PLAY RECAP."""
-    hosts, changed, failed = 0, 0, []
+@dataclass(frozen=True)
+class Recap:
+    hosts: tuple[str, ...]
+    changed: int
+    changed_hosts: tuple[str, ...]
+    failed_hosts: tuple[str, ...]
+
+
+def recap_of(output: str) -> Recap:
+    """Hosts, tasks changed, hosts with changes and hosts failed or unreachable, from a PLAY RECAP."""
+    hosts, changed, changed_hosts, failed = set(), 0, set(), set()
     for host, _ok, host_changed, unreachable, host_failed in _RECAP.findall(output):
-        hosts += 1
+        hosts.add(host)
         changed += int(host_changed)
+        if int(host_changed):
+            changed_hosts.add(host)
         if int(unreachable) or int(host_failed):
-            failed.append(host)
-    return hosts, changed, tuple(sorted(failed))
+            failed.add(host)
+    return Recap(tuple(sorted(hosts)), changed, tuple(sorted(changed_hosts)), tuple(sorted(failed)))
 
 
 def run_playbook(command: Sequence[str], playbook: Path, log: Path, cwd: Path, env: dict[str, str] | None,
@@ -92,9 +106,9 @@ def run_playbook(command: Sequence[str], playbook: Path, log: Path, cwd: Path, e
         except subprocess.TimeoutExpired:
             out.write(f"\nmeetfleet lab apply: stopped after {timeout:.0f} s\n")
             returncode = 124
-    hosts, changed, failed = recap_of(log.read_text(errors="replace"))
-    return PlaybookRun(playbook.name, returncode, round(time.monotonic() - started, 1), hosts, changed,
-                       failed, str(log))
+    recap = recap_of(log.read_text(errors="replace"))
+    return PlaybookRun(playbook.name, returncode, round(time.monotonic() - started, 1), recap.hosts,
+                       recap.changed, recap.changed_hosts, recap.failed_hosts, str(log))
 
 
 def apply_waves(waves: list[list[str]], playbooks_dir: Path, command: Sequence[str], log_dir: Path,
