@@ -15,6 +15,7 @@ from typing import Any
 
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
+from meetfleet.greenlight import fleet_secret_variables
 from meetfleet.lab.containers_conf import ensure_containers_conf
 from meetfleet.lab.hosts import SECRETS_LABEL, LabHost, LabInventory
 from meetfleet.lab.image import ensure_image
@@ -53,7 +54,8 @@ def lab_up(inventory: LabInventory, settings: LabSettings, progress: Progress,
     roles = {role for host in inventory.fleet.hosts.values() for role in host.roles}
     realm = realm_of(inventory.fleet)
     clients = [client["secret_variable"] for client in realm["clients"]] if realm else []
-    keys = required_keys(bbb_hosts, roles, clients, inventory.fleet.tenants)
+    greenlight = fleet_secret_variables(inventory.fleet.tenants.values(), inventory.fleet.sso)
+    keys = required_keys(bbb_hosts, roles, clients, inventory.fleet.tenants, greenlight)
     vault_outcome = ensure_vault(inventory.vault_file, keys)
     steps.append(Step(f"secrets {_short(inventory.vault_file)}", vault_outcome))
     steps.append(Step(f"network {settings.network}", _ensure_network(settings)))

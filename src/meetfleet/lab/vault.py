@@ -38,18 +38,22 @@ SECRETS_ID_KEY = "lab_secrets_id"
 # What roles/keycloak and roles/nextcloud look up, when the lab has such hosts.
 KEYCLOAK_KEYS = ("vault_keycloak_admin_password", "vault_keycloak_db_password")
 NEXTCLOUD_KEYS = ("vault_nextcloud_admin_password", "vault_nextcloud_db_password")
+GREENLIGHT_KEYS = ("vault_greenlight_admin_password",)
 
 
 def required_keys(bbb_hosts: Iterable[str], roles: Iterable[str] = (),
-                  sso_client_secrets: Iterable[str] = (), tenants: Iterable[str] = ()) -> list[str]:
+                  sso_client_secrets: Iterable[str] = (), tenants: Iterable[str] = (),
+                  greenlight_secrets: Iterable[str] = ()) -> list[str]:
     """Every secret the lab's roles look up: per BBB host, the fleet-wide ones, those of
     the host kinds present (`roles`: the inventory's role groups in use), one per SSO
-    client of the realm (its `secret_variable`) and, with a gateway, one per tenant."""
+    client of the realm (its `secret_variable`), with a gateway one per tenant, and with
+    Greenlight hosts one per Greenlight instance."""
     roles = set(roles)
     return [SECRETS_ID_KEY, *(bbb_secret_key(h) for h in sorted(bbb_hosts)),
             "vault_coturn_secret", "vault_exporter_basic_auth_password",
             *(KEYCLOAK_KEYS if "keycloak" in roles else ()),
             *(NEXTCLOUD_KEYS if "nextcloud" in roles else ()),
+            *((*GREENLIGHT_KEYS, *sorted(greenlight_secrets)) if "greenlight" in roles else ()),
             *sorted(sso_client_secrets),
             *(sorted(Gateway.secret_variable(t) for t in tenants) if "gateway" in roles else ())]
 

@@ -1,0 +1,15 @@
+"""The Greenlight instances the inventory asks of each greenlight host, computed without a server
+(roles/greenlight reads them through its filter plugin)."""
+
+from meetfleet.greenlight.instances import (
+    SHARED_INSTANCE,
+    GreenlightError,
+    Instance,
+    allocate,
+    fleet_secret_variables,
+    host_instances,
+    shared_host,
+)
+
+__all__ = ["SHARED_INSTANCE", "GreenlightError", "Instance", "allocate", "fleet_secret_variables",
+           "host_instances", "shared_host"]
