@@ -165,7 +165,8 @@ def allocate(previous: Mapping[str, Mapping[str, int]] | None, names: Iterable[s
     used_ports: set[int] = set()
     used_dbs: set[int] = set()
     for name in names:
-        old = (previous or {}).get(name) or {}
+        old = (previous or {}).get(name)
+        old = old if isinstance(old, Mapping) else {}  # a hand-edited file's junk is given new numbers
         port, db = old.get("port"), old.get("redis_db")
         if (isinstance(port, int) and first_port <= port < first_port + ports and port not in used_ports
                 and isinstance(db, int) and 1 <= db < redis_databases and db not in used_dbs):
