@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from meetfleet.fleet import load_inventory
 from meetfleet.membership.archive import NOT_INCLUDED
@@ -150,7 +151,7 @@ def test_remove_takes_its_record_and_its_secret_and_nothing_of_anyone_else(
                  "-i", str(example_copy), "--json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["secret_removed"] == {"variable": "vault_gateway_secret_cafe_montreal", "file": str(vault)}
+    assert document["secrets_removed"] == [{"variable": "vault_gateway_secret_cafe_montreal", "file": str(vault)}]
     after = snapshot(example_copy)
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
     assert changed == {TENANTS_FILE, "group_vars/all/vault.yml"}
@@ -162,6 +163,26 @@ def test_remove_takes_its_record_and_its_secret_and_nothing_of_anyone_else(
     assert fleet.tenants == others_before
     assert "cafe-montreal" not in after[TENANTS_FILE].decode()
     assert export.exists()
+
+
+def test_remove_takes_the_greenlight_and_client_secrets_of_a_tenant_with_its_own_greenlight(
+        example_copy: Path, standin: Standin) -> None:
+    vault = example_copy / "group_vars/all/vault.yml"
+    kept = ("vault_gateway_secret_housing_federation: keep1111keep1111\n"
+            "vault_greenlight_secret_housing_federation: keep2222keep2222\n"
+            "vault_sso_client_secret_housing_federation: keep3333keep3333\n")
+    vault.write_text("vault_gateway_secret_bakery_collective: aaaa1111aaaa1111\n"
+                     "vault_greenlight_secret_bakery_collective: bbbb2222bbbb2222\n"
+                     "vault_sso_client_secret_bakery_collective: cccc3333cccc3333\n" + kept)
+    vault.chmod(0o600)
+    standin.body = _without_tenant_load("bakery-collective")
+    result = run("tenant", "remove", "bakery-collective", "--exporter", standin.url, "-i", str(example_copy),
+                 "--json")
+    assert result.exit_code == 0, result.output
+    assert [s["variable"] for s in json.loads(result.stdout)["secrets_removed"]] == [
+        "vault_gateway_secret_bakery_collective", "vault_greenlight_secret_bakery_collective",
+        "vault_sso_client_secret_bakery_collective"]
+    assert vault.read_text() == kept
 
 
 def test_remove_keeps_an_encrypted_vault_encrypted(example_copy: Path, standin: Standin, tmp_path: Path,
@@ -345,3 +366,33 @@ def test_a_bad_archive_is_bad_input_and_writes_nothing(example_copy: Path, stand
     assert result.exit_code == 2 and json.loads(result.stdout)["error"]["kind"] == "bad_archive"
     assert "Traceback" not in result.output
     assert snapshot(example_copy) == before and not standin.requests
+
+
+def test_add_with_its_own_greenlight_makes_the_instance_and_client_secrets_and_prints_neither(
+        example_copy: Path, standin: Standin) -> None:
+    vault = example_copy / "group_vars/all/vault.yml"
+    vault.write_text("vault_coturn_secret: cccc3333\n")
+    vault.chmod(0o600)
+    result = run("tenant", "add", "choir-leipzig", "--plan", "small", "--region", "ca",
+                 "--greenlight", "rooms-eu.example.coop", "--sso-client", "choir-leipzig",
+                 "--origin-server-name", "choir.rooms-eu.example.coop", "--exporter", standin.url,
+                 "-i", str(example_copy))
+    assert result.exit_code == 0, result.output
+    made = yaml.safe_load(vault.read_text())
+    assert set(made) == {"vault_coturn_secret", "vault_greenlight_secret_choir_leipzig",
+                         "vault_sso_client_secret_choir_leipzig"}
+    for variable in ("vault_greenlight_secret_choir_leipzig", "vault_sso_client_secret_choir_leipzig"):
+        assert len(made[variable]) == 64 and made[variable] not in result.output
+    assert vault.stat().st_mode & 0o777 == 0o600
+    assert load_inventory(example_copy).tenants["choir-leipzig"].greenlight == "rooms-eu.example.coop"
+
+
+def test_add_without_a_vault_file_records_the_tenant_and_names_the_secrets_to_make(
+        example_copy: Path, standin: Standin) -> None:
+    result = run("tenant", "add", "choir-leipzig", "--plan", "small", "--region", "ca",
+                 "--greenlight", "rooms-eu.example.coop", "--sso-client", "choir-leipzig",
+                 "--origin-server-name", "choir.rooms-eu.example.coop", "--exporter", standin.url,
+                 "-i", str(example_copy))
+    assert result.exit_code == 0, result.output
+    assert "vault_greenlight_secret_choir_leipzig and vault_sso_client_secret_choir_leipzig" in flat(result.stderr)
+    assert not (example_copy / "group_vars/all/vault.yml").exists()

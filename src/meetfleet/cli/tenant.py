@@ -27,8 +27,9 @@ from meetfleet.cli.output import (
 from meetfleet.cli.placement import check_placement_input, decide_or_exit, decision_json
 from meetfleet.cli.placement import explain as explain_placement
 from meetfleet.fleet import Fleet, Tenant, load_inventory
-from meetfleet.fleet.model import Gateway, Name
+from meetfleet.fleet.model import Gateway, Name, Sso
 from meetfleet.fleet.writer import InventoryEdit, edit_inventory
+from meetfleet.greenlight import secret_variable as greenlight_secret_variable
 from meetfleet.membership import ArchiveError, build_archive, export_of, read_archive, write_archive
 from meetfleet.membership.archive import NOT_INCLUDED
 from meetfleet.placement import Decision, Observations, PlacementSettings
@@ -109,6 +110,7 @@ def place_new_tenant(edit: InventoryEdit, name: str, fields: dict[str, Any],
     # Its gateway secret goes into the vault now, before any capacity source is asked:
     # a vault that cannot be written is found without placing anything.
     gateway = gateway_secret(edit, name) if fleet.gateway else None
+    front_end_secrets(edit, name, fields)
     decision, observations = decide_or_exit(fleet, plan, region, observe, settings, as_json=as_json,
                                             explain_it=explain, what=f"tenant {name} ({plan})",
                                             json_on_success=False, timezone=timezone)
@@ -124,6 +126,35 @@ def tell_gateway(gateway: dict[str, str] | None) -> None:
         say(f"its Greenlight: BIGBLUEBUTTON_ENDPOINT={gateway['endpoint']}\n"
             f"  BIGBLUEBUTTON_SECRET: the vault variable {gateway['secret_variable']} in {gateway['secret_file']} "
             f"(ansible-vault view, or the gateway and Greenlight roles render it)")
+
+
+def front_end_secrets(edit: InventoryEdit, name: str, fields: dict[str, Any]) -> list[str]:
+    """A tenant with its own Greenlight: stage its instance's secret (roles/greenlight derives
+    SECRET_KEY_BASE and its database password from it) and its realm client's secret into the
+    vault. Returns the variables staged; none, with a note, for an inventory without a vault
+    file (its roles then refuse to run until they are made)."""
+    if fields.get("greenlight") is None:
+        return []
+    variables = [greenlight_secret_variable(name)]
+    if fields.get("sso_client"):
+        variables.append(Sso.secret_variable(fields["sso_client"]))
+    if edit.vault_file() is None:
+        say(f"note: {edit.directory} has no vault file (group_vars/all/vault.yml): make "
+            f"{' and '.join(variables)} there (`openssl rand -hex 32` each) before running the playbooks", err=True)
+        return []
+    for variable in variables:
+        edit.add_secret(variable, secrets.token_hex(32))
+    return variables
+
+
+def tenant_secret_variables(tenant: Tenant) -> list[str]:
+    """Every vault variable `tenant add` may have made for the tenant (what `remove` takes back)."""
+    variables = [Gateway.secret_variable(tenant.name)]
+    if tenant.greenlight is not None:
+        variables.append(greenlight_secret_variable(tenant.name))
+        if tenant.sso_client:
+            variables.append(Sso.secret_variable(tenant.sso_client))
+    return variables
 
 
 def gateway_secret(edit: InventoryEdit, name: str) -> dict[str, str]:
@@ -325,7 +356,8 @@ def remove(name: str, export_file: Path | None, force: bool, inventory_dir: Path
         # Staged first (nothing written yet): a vault that cannot be decrypted is found before
         # any capacity source is asked or any export written.
         edit.remove_tenant(name)
-        secret_file = edit.remove_secret(Gateway.secret_variable(name))
+        removed = {variable: path for variable in tenant_secret_variables(gone)
+                   if (path := edit.remove_secret(variable)) is not None}
         if force:
             say(f"note: --force: whether {name} has running meetings was not checked", err=True)
         else:
@@ -333,18 +365,18 @@ def remove(name: str, export_file: Path | None, force: bool, inventory_dir: Path
         if export_file is not None:
             write_export(fleet, name, inventory_dir, export_file)
     result = {"tenant": name, "removed": True, "bbb_server": gone.bbb_server,
-              "secret_removed": None if secret_file is None else {
-                  "variable": Gateway.secret_variable(name), "file": str(secret_file)},
+              "secrets_removed": [{"variable": variable, "file": str(path)} for variable, path in removed.items()],
               "export": None if export_file is None else str(export_file), "checked_meetings": not force}
     if as_json:
         print_json(result)
         return
     if export_file is not None:
         say(f"exported {name} to {export_file}")
+    files = ", ".join(sorted({str(path) for path in removed.values()}))
     say(emphasis("removed tenant ", (name, "bold"), f" from {inventory_dir}"
-                 + (f" and its secret {Gateway.secret_variable(name)} from {secret_file}" if secret_file else "")))
-    say("left to do by hand: its SSO client (Keycloak) and its Greenlight site or group, "
-        "which meetfleet does not manage yet")
+                 + (f" and its secrets {', '.join(removed)} from {files}" if removed else "")))
+    say("next: playbooks/gateway.yml, playbooks/sso.yml (its client and organization pruned) and "
+        "playbooks/greenlight.yml (its site and container retired; its database kept for the export)")
 
 
 def refuse_running(fleet: Fleet, tenant: Tenant, observe: Observe) -> None:

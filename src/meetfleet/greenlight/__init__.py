@@ -8,8 +8,9 @@ from meetfleet.greenlight.instances import (
     allocate,
     fleet_secret_variables,
     host_instances,
+    secret_variable,
     shared_host,
 )
 
 __all__ = ["SHARED_INSTANCE", "GreenlightError", "Instance", "allocate", "fleet_secret_variables",
-           "host_instances", "shared_host"]
+           "host_instances", "secret_variable", "shared_host"]
