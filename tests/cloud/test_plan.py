@@ -29,8 +29,12 @@ def test_the_inventorys_values_replace_the_roles_defaults():
     assert ("tcp", "22", ("192.0.2.0/24",)) in found
 
 
-def test_a_kind_without_a_playbook_of_its_own_gets_base_alone():
-    assert kind_ports(REPO, "greenlight", lambda keys: {}, []).roles == ("base",)
+def test_a_kind_without_a_playbook_of_its_own_gets_base_alone_and_each_kind_its_roles_ports():
+    assert kind_ports(REPO, "no-such-kind", lambda keys: {}, []).roles == ("base",)
+    greenlight = kind_ports(REPO, "greenlight", lambda keys: {}, [])  # its play: playbooks/greenlight.yml
+    assert greenlight.roles == ("base", "greenlight")
+    assert {("tcp", "80", ANY_SOURCE), ("tcp", "443", ANY_SOURCE)} <= {
+        (r.protocol, r.port, r.sources) for r in greenlight.rules}
     keycloak = kind_ports(REPO, "keycloak", lambda keys: {}, ["203.0.113.60"])  # its play: playbooks/sso.yml
     assert "keycloak" in keycloak.roles
     found = {(r.protocol, r.port, r.sources) for r in keycloak.rules}
