@@ -58,6 +58,10 @@ def test_every_greenlight_site_is_probed_with_its_tenant_and_host(inventory: Pat
     assert greenlight == expected
     assert len(expected) >= 3  # both inventories have members with their own Greenlight, and the shared one
     assert {labels["kind"] for labels in targets.values()} == {"greenlight", "keycloak", "nextcloud"}
+    # Keycloak: the fleet's realm as members reach it; roles/keycloak's nginx refuses the master realm
+    realm = yaml.safe_load((inventory / "group_vars/all/sso.yml").read_text())["fleet_sso"]["realm"]
+    keycloak = [target for target, labels in targets.items() if labels["kind"] == "keycloak"]
+    assert keycloak and all(t.endswith(f"/realms/{realm}/.well-known/openid-configuration") for t in keycloak)
 
 
 def test_a_fleet_without_greenlight_probes_none(tmp_path: Path):
