@@ -1,0 +1,177 @@
+"""The lab's Greenlight instances (rooms-eu.lab, playbooks/greenlight.yml) as Keycloak and BBB
+see them: each instance's env file, read on rooms-eu.lab, against the real Keycloak on sso.lab
+(its realm's discovery document fetched from rooms-eu.lab over the lab network, each
+client and its secret through the admin API) and against its tenant's BBB server (a
+getMeetings call from rooms-eu.lab signed with the env file's secret). The Greenlight image
+cannot run here (roles/greenlight/README.md): this checks that what it would be started
+with is what the realm and the servers accept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LAB_INVENTORY, REPO
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+if shutil.which("podman") is None:
+    pytest.skip("podman is not installed (bash scripts/setup.sh installs it)", allow_module_level=True)
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "NO_COLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
+CALLBACK = "auth/openid_connect/callback"
+
+PLAY = """
+- name: Each instance's settings, and what rooms-eu.lab reaches with them
+  hosts: greenlight
+  gather_facts: false
+  tasks:
+    - name: Read the env files
+      ansible.builtin.shell: |
+        set -eu
+        cd /etc/meetfleet-greenlight
+        for f in *.env; do printf '%s\\t' "${{f%.env}}"; grep -v '^#' "$f" | base64 -w0; echo; done
+      changed_when: false
+      register: env_files
+      no_log: true
+    - name: Parse them
+      ansible.builtin.set_fact:
+        instances: >-
+          {{%- set out = {{}} -%}}
+          {{%- for line in env_files.stdout_lines -%}}
+          {{%-   set name, body = line.split('\\t') -%}}
+          {{%-   set pairs = body | b64decode | trim | split('\\n') | map('split', '=', 1) | list -%}}
+          {{%-   set _ = out.update({{name: dict(pairs)}}) -%}}
+          {{%- endfor -%}}
+          {{{{ out }}}}
+      no_log: true
+    - name: GET the realm's discovery document from here
+      ansible.builtin.uri:
+        url: "{{{{ (instances.values() | first).OPENID_CONNECT_ISSUER }}}}/.well-known/openid-configuration"
+        validate_certs: false  # the lab's self-signed certificate; a real host's is public
+        timeout: 30
+      register: discovery
+    - name: Ask each instance's BBB server for its meetings, signed with the instance's secret
+      ansible.builtin.uri:
+        url: >-
+          {{{{ item.value.BIGBLUEBUTTON_ENDPOINT }}}}getMeetings?checksum={{{{
+          ('getMeetings' ~ item.value.BIGBLUEBUTTON_SECRET) | hash('sha256') }}}}
+        validate_certs: false
+        return_content: true
+        timeout: 30
+      loop: "{{{{ instances | dict2items }}}}"
+      loop_control:
+        label: "{{{{ item.key }}}}"
+      register: bbb
+      no_log: true
+    - name: Report (the instances' settings, the discovery document, BBB's answers)
+      ansible.builtin.set_fact:
+        seen: "{{{{ {{'instances': instances, 'discovery': discovery.json,
+                    'bbb': dict(bbb.results | map(attribute='item.key') | zip(bbb.results | map(attribute='content')))}}
+                 }}}}"
+      no_log: true
+
+- name: The realm's clients and their secrets, through the admin API
+  hosts: keycloak
+  gather_facts: false
+  vars_files: [{keycloak_defaults}]
+  tasks:
+    - name: Sign the permanent admin in
+      ansible.builtin.uri:
+        url: "{{{{ keycloak_admin_url }}}}/realms/master/protocol/openid-connect/token"
+        method: POST
+        body_format: form-urlencoded
+        body: {{client_id: admin-cli, grant_type: password, username: "{{{{ keycloak_admin_user }}}}",
+               password: "{{{{ vault_keycloak_admin_password }}}}"}}
+        timeout: 30
+      register: token
+      no_log: true
+    - name: Read the clients
+      ansible.builtin.uri:
+        url: "{{{{ keycloak_admin_url }}}}/admin/realms/{{{{ fleet_sso.realm }}}}/clients?max=1000"
+        headers: {{Authorization: "Bearer {{{{ token.json.access_token }}}}"}}
+        timeout: 30
+      register: clients
+      no_log: true
+    - name: Read each confidential client's secret
+      ansible.builtin.uri:
+        url: >-
+          {{{{ keycloak_admin_url }}}}/admin/realms/{{{{ fleet_sso.realm }}}}/clients/{{{{ item.id }}}}/client-secret
+        headers: {{Authorization: "Bearer {{{{ token.json.access_token }}}}"}}
+        timeout: 30
+      loop: "{{{{ clients.json | rejectattr('publicClient') | selectattr('clientAuthenticatorType', 'equalto',
+                                                                        'client-secret') | list }}}}"
+      loop_control:
+        label: "{{{{ item.clientId }}}}"
+      register: secrets
+      no_log: true
+    - name: Report them
+      ansible.builtin.set_fact:
+        seen: >-
+          {{{{ dict(secrets.results | map(attribute='item.clientId')
+                    | zip(secrets.results | map(attribute='item.redirectUris')
+                          | zip(secrets.results | map(attribute='json.value')))) }}}}
+      no_log: true
+"""
+
+
+@pytest.fixture(scope="module")
+def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    run = {"cwd": REPO, "capture_output": True, "text": True}
+    up = subprocess.run([str(BIN / "meetfleet"), "lab", "up", "--inventory", str(LAB_INVENTORY)],
+                        **run, timeout=900, env=ENV)
+    assert up.returncode == 0, up.stdout + up.stderr
+    for playbook in ("sso.yml", "greenlight.yml"):
+        applied = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(LAB_INVENTORY),
+                                  str(REPO / "playbooks" / playbook)],
+                                 **run, timeout=1800, env={**ENV, "ANSIBLE_STDOUT_CALLBACK": "default"})
+        assert applied.returncode == 0, applied.stdout[-6000:] + applied.stderr[-3000:]
+    play = tmp_path_factory.mktemp("greenlight") / "read.yml"
+    play.write_text(PLAY.format(keycloak_defaults=REPO / "roles/keycloak/defaults/main.yml"))
+    read = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(LAB_INVENTORY), str(play)],
+                          **run, timeout=600, env=ENV)
+    assert read.returncode == 0, read.stdout[-6000:] + read.stderr[-3000:]
+    facts: dict[str, dict] = {}
+    for play_result in json.loads(read.stdout)["plays"]:
+        for task in play_result["tasks"]:
+            for host, result in task["hosts"].items():
+                if "seen" in result.get("ansible_facts", {}):
+                    facts[host] = result["ansible_facts"]["seen"]
+    assert set(facts) == {"rooms-eu.lab", "sso.lab"}, sorted(facts)
+    return facts
+
+
+def test_the_lab_host_runs_each_member_greenlight_and_the_shared_one(seen: dict[str, dict]) -> None:
+    import yaml
+
+    tenants = yaml.safe_load((LAB_INVENTORY / "group_vars/all/tenants.yml").read_text())["fleet_tenants"]
+    own = {name for name, t in tenants.items() if t.get("greenlight") == "rooms-eu.lab"}
+    assert set(seen["rooms-eu.lab"]["instances"]) == own | {"shared"}
+
+
+def test_each_instance_signs_in_through_the_realm_with_a_client_keycloak_knows(seen: dict[str, dict]) -> None:
+    instances, discovery = seen["rooms-eu.lab"]["instances"], seen["rooms-eu.lab"]["discovery"]
+    clients = {client_id: (redirects, secret) for client_id, (redirects, secret) in seen["sso.lab"].items()}
+    for name, env in instances.items():
+        # The issuer the instance is given is the one Keycloak puts in its tokens (read from rooms-eu.lab).
+        assert env["OPENID_CONNECT_ISSUER"] == discovery["issuer"], name
+        # Signing out of Greenlight ends the Keycloak session: its logout is the realm's end-session endpoint.
+        assert discovery["end_session_endpoint"] == env["OPENID_CONNECT_ISSUER"] + env["OPENID_CONNECT_LOGOUT_PATH"]
+        assert env["OPENID_CONNECT_UID_FIELD"] == "sub"
+        redirects, secret = clients[env["OPENID_CONNECT_CLIENT_ID"]]
+        assert env["OPENID_CONNECT_REDIRECT"] + CALLBACK in redirects, (name, redirects)
+        assert env["OPENID_CONNECT_CLIENT_SECRET"] == secret, f"{name}: its client secret is not the realm's"
+    assert instances["shared"]["OPENID_CONNECT_CLIENT_ID"] == "shared-greenlight"
+
+
+def test_each_instance_is_accepted_by_its_tenant_bbb_server(seen: dict[str, dict]) -> None:
+    for name, answer in seen["rooms-eu.lab"]["bbb"].items():
+        assert "<returncode>SUCCESS</returncode>" in answer, (name, answer[:300])
