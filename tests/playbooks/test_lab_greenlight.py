@@ -72,12 +72,22 @@ PLAY = """
         label: "{{{{ item.key }}}}"
       register: bbb
       no_log: true
-    - name: Report (the instances' settings, the discovery document, BBB's answers)
+    # Secrets only as their digests: the report is in the test's output.
+    - name: Report (the instances' settings, their client secret's digest, the discovery document, BBB's answers)
       ansible.builtin.set_fact:
-        seen: "{{{{ {{'instances': instances, 'discovery': discovery.json,
-                    'bbb': dict(bbb.results | map(attribute='item.key') | zip(bbb.results | map(attribute='content')))}}
-                 }}}}"
-      no_log: true
+        seen:
+          instances: >-
+            {{%- set out = {{}} -%}}
+            {{%- for name, env in instances.items() -%}}
+            {{%-   set _ = out.update({{name: {{
+                     'issuer': env.OPENID_CONNECT_ISSUER, 'logout_path': env.OPENID_CONNECT_LOGOUT_PATH,
+                     'uid_field': env.OPENID_CONNECT_UID_FIELD, 'client_id': env.OPENID_CONNECT_CLIENT_ID,
+                     'redirect': env.OPENID_CONNECT_REDIRECT,
+                     'client_secret_sha256': env.OPENID_CONNECT_CLIENT_SECRET | hash('sha256')}}}}) -%}}
+            {{%- endfor -%}}
+            {{{{ out }}}}
+          discovery: "{{{{ discovery.json }}}}"
+          bbb: "{{{{ dict(bbb.results | map(attribute='item.key') | zip(bbb.results | map(attribute='content'))) }}}}"
 
 - name: The realm's clients and their secrets, through the admin API
   hosts: keycloak
@@ -107,19 +117,20 @@ PLAY = """
           {{{{ keycloak_admin_url }}}}/admin/realms/{{{{ fleet_sso.realm }}}}/clients/{{{{ item.id }}}}/client-secret
         headers: {{Authorization: "Bearer {{{{ token.json.access_token }}}}"}}
         timeout: 30
-      loop: "{{{{ clients.json | rejectattr('publicClient') | selectattr('clientAuthenticatorType', 'equalto',
-                                                                        'client-secret') | list }}}}"
+      # the clients roles/keycloak made from the inventory (its mark), not Keycloak's own
+      loop: >-
+        {{{{ clients.json | selectattr('attributes.meetfleet-managed', 'defined')
+           | selectattr('attributes.meetfleet-managed', 'eq', 'true') | list }}}}
       loop_control:
         label: "{{{{ item.clientId }}}}"
       register: secrets
       no_log: true
-    - name: Report them
+    - name: Report them (each secret as its digest)
       ansible.builtin.set_fact:
         seen: >-
           {{{{ dict(secrets.results | map(attribute='item.clientId')
                     | zip(secrets.results | map(attribute='item.redirectUris')
-                          | zip(secrets.results | map(attribute='json.value')))) }}}}
-      no_log: true
+                          | zip(secrets.results | map(attribute='json.value') | map('hash', 'sha256')))) }}}}
 """
 
 
@@ -159,17 +170,17 @@ def test_the_lab_host_runs_each_member_greenlight_and_the_shared_one(seen: dict[
 
 def test_each_instance_signs_in_through_the_realm_with_a_client_keycloak_knows(seen: dict[str, dict]) -> None:
     instances, discovery = seen["rooms-eu.lab"]["instances"], seen["rooms-eu.lab"]["discovery"]
-    clients = {client_id: (redirects, secret) for client_id, (redirects, secret) in seen["sso.lab"].items()}
+    clients = {client_id: (redirects, digest) for client_id, (redirects, digest) in seen["sso.lab"].items()}
     for name, env in instances.items():
         # The issuer the instance is given is the one Keycloak puts in its tokens (read from rooms-eu.lab).
-        assert env["OPENID_CONNECT_ISSUER"] == discovery["issuer"], name
+        assert env["issuer"] == discovery["issuer"], name
         # Signing out of Greenlight ends the Keycloak session: its logout is the realm's end-session endpoint.
-        assert discovery["end_session_endpoint"] == env["OPENID_CONNECT_ISSUER"] + env["OPENID_CONNECT_LOGOUT_PATH"]
-        assert env["OPENID_CONNECT_UID_FIELD"] == "sub"
-        redirects, secret = clients[env["OPENID_CONNECT_CLIENT_ID"]]
-        assert env["OPENID_CONNECT_REDIRECT"] + CALLBACK in redirects, (name, redirects)
-        assert env["OPENID_CONNECT_CLIENT_SECRET"] == secret, f"{name}: its client secret is not the realm's"
-    assert instances["shared"]["OPENID_CONNECT_CLIENT_ID"] == "shared-greenlight"
+        assert discovery["end_session_endpoint"] == env["issuer"] + env["logout_path"]
+        assert env["uid_field"] == "sub"
+        redirects, digest = clients[env["client_id"]]
+        assert env["redirect"] + CALLBACK in redirects, (name, redirects)
+        assert env["client_secret_sha256"] == digest, f"{name}: its client secret is not the realm's"
+    assert instances["shared"]["client_id"] == "shared-greenlight"
 
 
 def test_each_instance_is_accepted_by_its_tenant_bbb_server(seen: dict[str, dict]) -> None:
