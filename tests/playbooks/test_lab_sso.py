@@ -7,7 +7,6 @@ stand-in; Nextcloud itself cannot be installed here (roles/nextcloud/README.md).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LAB_INVENTORY, REPO
+from tests.playbooks.lab_reads import KEYCLOAK_DEFAULTS, KEYCLOAK_SIGN_IN, reported
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -50,17 +50,7 @@ PLAY = """
   gather_facts: false
   vars_files: [{keycloak_defaults}]
   tasks:
-    - name: Sign the permanent admin in
-      ansible.builtin.uri:
-        url: "{{{{ keycloak_admin_url }}}}/realms/master/protocol/openid-connect/token"
-        method: POST
-        body_format: form-urlencoded
-        body: {{client_id: admin-cli, grant_type: password, username: "{{{{ keycloak_admin_user }}}}",
-               password: "{{{{ vault_keycloak_admin_password }}}}"}}
-        timeout: 30
-      register: token
-      no_log: true
-    - name: Read the client and its optional and default scopes
+{keycloak_sign_in}    - name: Read the client and its optional and default scopes
       ansible.builtin.uri:
         url: "{{{{ keycloak_admin_url }}}}/admin/realms/{{{{ fleet_sso.realm }}}}/clients?clientId=nextcloud"
         headers: {{Authorization: "Bearer {{{{ token.json.access_token }}}}"}}
@@ -84,18 +74,9 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     sso = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(LAB_INVENTORY), str(REPO / "playbooks/sso.yml")],
                          **run, timeout=1800, env={**ENV, "ANSIBLE_STDOUT_CALLBACK": "default"})
     assert sso.returncode == 0, sso.stdout[-6000:] + sso.stderr[-3000:]
-    play = tmp_path_factory.mktemp("sso") / "read.yml"
-    play.write_text(PLAY.format(nextcloud_defaults=REPO / "roles/nextcloud/defaults/main.yml",
-                                keycloak_defaults=REPO / "roles/keycloak/defaults/main.yml"))
-    read = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(LAB_INVENTORY), str(play)],
-                          **run, timeout=600, env=ENV)
-    assert read.returncode == 0, read.stdout[-6000:] + read.stderr[-3000:]
-    facts: dict[str, dict] = {}
-    for play_result in json.loads(read.stdout)["plays"]:
-        for task in play_result["tasks"]:
-            for host, result in task["hosts"].items():
-                if "seen" in result.get("ansible_facts", {}):
-                    facts[host] = result["ansible_facts"]["seen"]
+    facts = reported(PLAY.format(nextcloud_defaults=REPO / "roles/nextcloud/defaults/main.yml",
+                                 keycloak_defaults=KEYCLOAK_DEFAULTS, keycloak_sign_in=KEYCLOAK_SIGN_IN),
+                     tmp_path_factory.mktemp("sso"))
     assert set(facts) == {"cloud.lab", "sso.lab"}, facts
     return facts
 
