@@ -133,11 +133,9 @@ def front_end_secrets(edit: InventoryEdit, name: str, fields: dict[str, Any]) ->
     SECRET_KEY_BASE and its database password from it) and its realm client's secret into the
     vault. Returns the variables staged; none, with a note, for an inventory without a vault
     file (its roles then refuse to run until they are made)."""
-    if fields.get("greenlight") is None:
+    variables = front_end_secret_variables(name, fields.get("greenlight"), fields.get("sso_client"))
+    if not variables:
         return []
-    variables = [greenlight_secret_variable(name)]
-    if fields.get("sso_client"):
-        variables.append(Sso.secret_variable(fields["sso_client"]))
     if edit.vault_file() is None:
         say(f"note: {edit.directory} has no vault file (group_vars/all/vault.yml): make "
             f"{' and '.join(variables)} there (`openssl rand -hex 32` each) before running the playbooks", err=True)
@@ -147,14 +145,17 @@ def front_end_secrets(edit: InventoryEdit, name: str, fields: dict[str, Any]) ->
     return variables
 
 
+def front_end_secret_variables(name: str, greenlight: str | None, sso_client: str | None) -> list[str]:
+    """The vault variables of a tenant's own Greenlight: its instance's secret and its realm client's."""
+    if greenlight is None:
+        return []
+    return [greenlight_secret_variable(name), *([Sso.secret_variable(sso_client)] if sso_client else [])]
+
+
 def tenant_secret_variables(tenant: Tenant) -> list[str]:
     """Every vault variable `tenant add` may have made for the tenant (what `remove` takes back)."""
-    variables = [Gateway.secret_variable(tenant.name)]
-    if tenant.greenlight is not None:
-        variables.append(greenlight_secret_variable(tenant.name))
-        if tenant.sso_client:
-            variables.append(Sso.secret_variable(tenant.sso_client))
-    return variables
+    return [Gateway.secret_variable(tenant.name),
+            *front_end_secret_variables(tenant.name, tenant.greenlight, tenant.sso_client)]
 
 
 def gateway_secret(edit: InventoryEdit, name: str) -> dict[str, str]:
