@@ -1,6 +1,7 @@
-"""What the lab tests share to read the lab's hosts with a throwaway play: Keycloak's admin
-sign-in (tasks for a play on the keycloak hosts, with roles/keycloak's defaults loaded),
-and running such a play to collect what each host reported as its `seen` fact."""
+"""What the lab tests share to read the lab's hosts with a throwaway play: the lab brought up
+and the playbooks under test applied (`converged`), Keycloak's admin sign-in (tasks for a
+play on the keycloak hosts, with roles/keycloak's defaults loaded), and running such a
+play to collect what each host reported as its `seen` fact (`reported`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.conftest import LAB_INVENTORY, REPO
 
 BIN = Path(sys.executable).parent
 KEYCLOAK_DEFAULTS = REPO / "roles/keycloak/defaults/main.yml"
+ENV = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "NO_COLOR": "1"}
 
 # The permanent admin's token as `token` (its password from the lab vault), for the admin API.
 KEYCLOAK_SIGN_IN = """\
@@ -30,13 +32,24 @@ KEYCLOAK_SIGN_IN = """\
 """
 
 
+def converged(*playbooks: str) -> None:
+    """`meetfleet lab up`, then each of playbooks/NAME against the lab inventory."""
+    run = {"cwd": REPO, "capture_output": True, "text": True, "env": ENV}
+    up = subprocess.run([str(BIN / "meetfleet"), "lab", "up", "--inventory", str(LAB_INVENTORY)], **run, timeout=900)
+    assert up.returncode == 0, up.stdout + up.stderr
+    for playbook in playbooks:
+        applied = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(LAB_INVENTORY),
+                                  str(REPO / "playbooks" / playbook)], **run, timeout=1800)
+        assert applied.returncode == 0, applied.stdout[-6000:] + applied.stderr[-3000:]
+
+
 def reported(play_text: str, play_dir: Path) -> dict[str, dict]:
     """Run the play against the lab inventory; each host's `seen` fact, by host."""
     play = play_dir / "read.yml"
     play.write_text(play_text)
-    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "NO_COLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
     read = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(LAB_INVENTORY), str(play)], cwd=REPO,
-                          capture_output=True, text=True, timeout=600, env=env)
+                          capture_output=True, text=True, timeout=600,
+                          env={**ENV, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
     assert read.returncode == 0, read.stdout[-6000:] + read.stderr[-3000:]
     facts: dict[str, dict] = {}
     for play_result in json.loads(read.stdout)["plays"]:

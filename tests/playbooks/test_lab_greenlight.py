@@ -9,24 +9,18 @@ with is what the realm and the servers accept.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import LAB_INVENTORY, REPO
-from tests.playbooks.lab_reads import KEYCLOAK_DEFAULTS, KEYCLOAK_SIGN_IN, reported
+from tests.conftest import LAB_INVENTORY
+from tests.playbooks.lab_reads import KEYCLOAK_DEFAULTS, KEYCLOAK_SIGN_IN, converged, reported
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 if shutil.which("podman") is None:
     pytest.skip("podman is not installed (bash scripts/setup.sh installs it)", allow_module_level=True)
 
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "NO_COLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
 CALLBACK = "auth/openid_connect/callback"
 
 PLAY = """
@@ -126,15 +120,7 @@ PLAY = """
 
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    run = {"cwd": REPO, "capture_output": True, "text": True}
-    up = subprocess.run([str(BIN / "meetfleet"), "lab", "up", "--inventory", str(LAB_INVENTORY)],
-                        **run, timeout=900, env=ENV)
-    assert up.returncode == 0, up.stdout + up.stderr
-    for playbook in ("sso.yml", "greenlight.yml"):
-        applied = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(LAB_INVENTORY),
-                                  str(REPO / "playbooks" / playbook)],
-                                 **run, timeout=1800, env={**ENV, "ANSIBLE_STDOUT_CALLBACK": "default"})
-        assert applied.returncode == 0, applied.stdout[-6000:] + applied.stderr[-3000:]
+    converged("sso.yml", "greenlight.yml")
     facts = reported(PLAY.format(keycloak_defaults=KEYCLOAK_DEFAULTS, keycloak_sign_in=KEYCLOAK_SIGN_IN),
                      tmp_path_factory.mktemp("greenlight"))
     assert set(facts) == {"rooms-eu.lab", "sso.lab"}, sorted(facts)

@@ -7,24 +7,18 @@ stand-in; Nextcloud itself cannot be installed here (roles/nextcloud/README.md).
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import LAB_INVENTORY, REPO
-from tests.playbooks.lab_reads import KEYCLOAK_DEFAULTS, KEYCLOAK_SIGN_IN, reported
+from tests.conftest import REPO
+from tests.playbooks.lab_reads import KEYCLOAK_DEFAULTS, KEYCLOAK_SIGN_IN, converged, reported
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 if shutil.which("podman") is None:
     pytest.skip("podman is not installed (bash scripts/setup.sh installs it)", allow_module_level=True)
 
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "NO_COLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
 
 PLAY = """
 - name: Read the discovery document where Nextcloud will
@@ -67,13 +61,7 @@ PLAY = """
 
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    run = {"cwd": REPO, "capture_output": True, "text": True}
-    up = subprocess.run([str(BIN / "meetfleet"), "lab", "up", "--inventory", str(LAB_INVENTORY)],
-                        **run, timeout=900, env=ENV)
-    assert up.returncode == 0, up.stdout + up.stderr
-    sso = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(LAB_INVENTORY), str(REPO / "playbooks/sso.yml")],
-                         **run, timeout=1800, env={**ENV, "ANSIBLE_STDOUT_CALLBACK": "default"})
-    assert sso.returncode == 0, sso.stdout[-6000:] + sso.stderr[-3000:]
+    converged("sso.yml")
     facts = reported(PLAY.format(nextcloud_defaults=REPO / "roles/nextcloud/defaults/main.yml",
                                  keycloak_defaults=KEYCLOAK_DEFAULTS, keycloak_sign_in=KEYCLOAK_SIGN_IN),
                      tmp_path_factory.mktemp("sso"))
