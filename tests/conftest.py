@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,3 +32,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("lab") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(LAB_TEST_TIMEOUT))
+
+
+def lab_logs(log_dir: Path) -> str:
+    return "".join(f"\n--- {log.name}\n" + log.read_text()[-4000:] for log in sorted(log_dir.glob("*.log")))
+
+
+@pytest.fixture(scope="session")
+def applied_lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The lab brought up and configured once per session by `meetfleet lab apply` (site.yml's
+    playbooks side by side, as scripts/lab.sh does). The lab tests that read what the playbooks
+    made share this one run; each re-running its own playbooks was a quarter of the lab lane.
+    Returns the directory of the apply's logs."""
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "NO_COLOR": "1", "ANSIBLE_NOCOLOR": "1"}
+    run = {"cwd": REPO, "env": env, "capture_output": True, "text": True}
+    up = subprocess.run([str(bin_dir / "meetfleet"), "lab", "up", "--inventory", str(LAB_INVENTORY)],
+                        **run, timeout=900)
+    assert up.returncode == 0, up.stdout + up.stderr
+    logs = tmp_path_factory.mktemp("lab-apply")
+    applied = subprocess.run([str(bin_dir / "meetfleet"), "lab", "apply", "--inventory", str(LAB_INVENTORY),
+                              "--logs", str(logs)], **run, timeout=3600)
+    assert applied.returncode == 0, applied.stdout + applied.stderr + lab_logs(logs)
+    return logs

@@ -36,6 +36,8 @@ def test_tweaks_make_a_lab_host_image(tmp_path: Path) -> None:
                            "ExecStartPre=/usr/sbin/sshd -t"]
     assert (root / "etc/machine-id").read_text() == ""
     assert [p.name for p in (root / "var/lib/apt/lists").iterdir()] == ["partial"]
+    assert (root / "etc/dpkg/dpkg.cfg.d/meetfleet-lab-unsafe-io").read_text() == "force-unsafe-io\n"
+    assert (root / "etc/apt/apt.conf.d/99meetfleet-lab-no-languages").read_text() == 'Acquire::Languages "none";\n'
 
 
 def test_the_image_tag_picks_the_debian_suite() -> None:

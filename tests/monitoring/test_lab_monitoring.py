@@ -3,7 +3,7 @@
 Prometheus (published on 127.0.0.1:19090), and fills in every server's tightest hour of
 the week from the backfilled weeks of synthetic load plus what Prometheus scrapes.
 
-Brings the lab up and configures its BBB stand-ins (playbooks/bbb.yml) itself first.
+Reads the session's configured lab (conftest.applied_lab: every playbook, monitoring.yml last).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LAB_INVENTORY, REPO
+from tests.conftest import REPO
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -38,24 +38,13 @@ def _run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run(list(args), cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def monitor_lab() -> None:
-    up = _run(str(BIN / "meetfleet"), "lab", "up", "--inventory", str(LAB_INVENTORY))
-    assert up.returncode == 0, up.stdout + up.stderr
-    # The BBB stand-ins first, with this checkout's lab secrets (a fresh lab, or one last
-    # configured from another checkout, would answer the exporter nothing or checksumError).
-    for playbook in ("playbooks/bbb.yml", "playbooks/monitoring.yml"):
-        play = _run(str(BIN / "ansible-playbook"), "-i", str(LAB_INVENTORY), playbook, timeout=1200)
-        assert play.returncode == 0, playbook + "\n" + play.stdout[-6000:] + play.stderr[-3000:]
-
-
 def _query(expr: str) -> list[dict]:
     answer = httpx.get(f"{PROMETHEUS}/api/v1/query", params={"query": expr}, timeout=10)
     answer.raise_for_status()
     return answer.json()["data"]["result"]
 
 
-def test_prometheus_scrapes_the_exporter_and_keeps_the_placement_window(monitor_lab) -> None:
+def test_prometheus_scrapes_the_exporter_and_keeps_the_placement_window(applied_lab) -> None:
     flags = httpx.get(f"{PROMETHEUS}/api/v1/status/flags", timeout=10).json()["data"]
     assert int(flags["storage.tsdb.retention.time"].removesuffix("d")) >= 35
     # Both at once: right after monitoring.yml restarts Prometheus, the series kept in its
@@ -72,14 +61,14 @@ def test_prometheus_scrapes_the_exporter_and_keeps_the_placement_window(monitor_
     assert exporter == ["up"]  # with its basic auth
 
 
-def test_backfilled_history_is_marked_synthetic(monitor_lab) -> None:
+def test_backfilled_history_is_marked_synthetic(applied_lab) -> None:
     weeks_ago = _query('count_over_time(meetfleet_server_load_units{synthetic="lab-backfill"}[1h] offset 21d)')
     assert {r["metric"]["server"] for r in weeks_ago} == LAB_SERVERS
     # Scraped series are not marked: the marker tells the replay from what was measured.
     assert not _query('meetfleet_server_load_units{instance!="lab-backfill",synthetic!=""}')
 
 
-def test_capacity_with_no_flags_reads_monitor_lab_prometheus_with_tightest_hours(monitor_lab) -> None:
+def test_capacity_with_no_flags_reads_monitor_lab_prometheus_with_tightest_hours(applied_lab) -> None:
     done = _run(str(BIN / "meetfleet"), "capacity", "--json", timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
@@ -98,7 +87,7 @@ def test_capacity_with_no_flags_reads_monitor_lab_prometheus_with_tightest_hours
         assert re.search(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d:00|every hour", line), line
 
 
-def test_place_reads_it_too(monitor_lab) -> None:
+def test_place_reads_it_too(applied_lab) -> None:
     done = _run(str(BIN / "meetfleet"), "place", "--plan", "small", "--region", "eu", "--json", timeout=120)
     assert done.returncode in (0, 1), done.stdout + done.stderr
     decision = json.loads(done.stdout)

@@ -1,7 +1,7 @@
-"""What the lab tests share to read the lab's hosts with a throwaway play: the lab brought up
-and the playbooks under test applied (`converged`), Keycloak's admin sign-in (tasks for a
-play on the keycloak hosts, with roles/keycloak's defaults loaded), and running such a
-play to collect what each host reported as its `seen` fact (`reported`)."""
+"""What the lab tests share to read the lab's hosts with a throwaway play (the lab itself is
+conftest.applied_lab): Keycloak's admin sign-in (tasks for a play on the keycloak hosts, with
+roles/keycloak's defaults loaded), and running such a play to collect what each host
+reported as its `seen` fact (`reported`)."""
 
 from __future__ import annotations
 
@@ -30,17 +30,6 @@ KEYCLOAK_SIGN_IN = """\
       register: token
       no_log: true
 """
-
-
-def converged(*playbooks: str) -> None:
-    """`meetfleet lab up`, then each of playbooks/NAME against the lab inventory."""
-    run = {"cwd": REPO, "capture_output": True, "text": True, "env": ENV}
-    up = subprocess.run([str(BIN / "meetfleet"), "lab", "up", "--inventory", str(LAB_INVENTORY)], **run, timeout=900)
-    assert up.returncode == 0, up.stdout + up.stderr
-    for playbook in playbooks:
-        applied = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(LAB_INVENTORY),
-                                  str(REPO / "playbooks" / playbook)], **run, timeout=1800)
-        assert applied.returncode == 0, applied.stdout[-6000:] + applied.stderr[-3000:]
 
 
 def reported(play_text: str, play_dir: Path) -> dict[str, dict]:

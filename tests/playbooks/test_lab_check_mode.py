@@ -9,8 +9,8 @@ test_playbooks.py checks that it reaches every host. The serial `site.yml --chec
 Check mode needs a converged host: on a fresh container apt has no package lists yet
 (check mode does not refresh them), so the real run comes first.
 
-bbb.yml on its own (limited to one host) is run by test_regional_server.py and
-test_lab_gateway.py; site.yml covers every BBB host, so no separate BBB-only pass here.
+The apply is the session's one (conftest.applied_lab), which the other lab tests read too;
+bbb.yml on its own (limited to a new host) is run by test_regional_server.py.
 
 The example inventory's hosts do not exist, so a check run there cannot connect; the
 playbooks are syntax-checked against it in test_playbooks.py instead.
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LAB_INVENTORY, REPO
+from tests.conftest import LAB_INVENTORY, REPO, lab_logs
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -39,34 +39,17 @@ BIN = Path(sys.executable).parent
 ENV = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "NO_COLOR": "1", "ANSIBLE_NOCOLOR": "1"}
 
 
-@pytest.fixture(scope="module")
-def lab_is_up() -> None:
-    up = subprocess.run([str(BIN / "meetfleet"), "lab", "up", "--inventory", str(LAB_INVENTORY)],
-                        cwd=REPO, env=ENV, capture_output=True, text=True, timeout=900)
-    assert up.returncode == 0, up.stdout + up.stderr
-
-
-def lab_apply(log_dir: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "meetfleet"), "lab", "apply", "--inventory", str(LAB_INVENTORY),
-                           "--logs", str(log_dir), *extra], cwd=REPO, env=ENV, capture_output=True, text=True,
-                          timeout=3600)
-
-
-def tails(log_dir: Path) -> str:
-    return "".join(f"\n--- {log.name}\n" + log.read_text()[-4000:] for log in sorted(log_dir.glob("*.log")))
-
-
-def test_lab_apply_then_site_check_mode_on_the_lab(lab_is_up: None, tmp_path: Path):
-    applied = lab_apply(tmp_path / "apply")
-    assert applied.returncode == 0, applied.stdout + applied.stderr + tails(tmp_path / "apply")
-    checked = lab_apply(tmp_path / "check", "--check", "--json")
-    assert checked.returncode == 0, checked.stdout + checked.stderr + tails(tmp_path / "check")
+def test_site_check_mode_after_lab_apply_changes_nothing(applied_lab: Path, tmp_path: Path):
+    checked = subprocess.run([str(BIN / "meetfleet"), "lab", "apply", "--inventory", str(LAB_INVENTORY),
+                              "--logs", str(tmp_path), "--check", "--json"], cwd=REPO, env=ENV,
+                             capture_output=True, text=True, timeout=3600)
+    assert checked.returncode == 0, checked.stdout + checked.stderr + lab_logs(tmp_path)
     runs = json.loads(checked.stdout)["playbooks"]
     hosts = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(LAB_INVENTORY), "--graph"],
                            cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120).stdout
     expected = set(re.findall(r"--(\S+\.lab)$", hosts, re.MULTILINE))
     assert {host for run in runs for host in run["hosts"]} == expected
     would_change = {run["playbook"]: run["changed_hosts"] for run in runs if run["changed_hosts"]}
-    assert would_change == {}, tails(tmp_path / "check")
+    assert would_change == {}, lab_logs(tmp_path)
     assert [run["failed_hosts"] for run in runs if run["failed_hosts"]] == []
 

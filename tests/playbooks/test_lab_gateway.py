@@ -42,13 +42,7 @@ def _run(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def clients() -> dict[str, BBBApiClient]:
-    up = _run(str(BIN / "meetfleet"), "lab", "up", "--inventory", str(LAB_INVENTORY), timeout=900)
-    assert up.returncode == 0, up.stdout + up.stderr
-    for playbook, limit in (("bbb.yml", "bbb-eu-1.lab"), ("gateway.yml", GATEWAY)):
-        applied = _run(str(BIN / "ansible-playbook"), "-i", str(LAB_INVENTORY), "--limit", limit,
-                       str(REPO / "playbooks" / playbook))
-        assert applied.returncode == 0, applied.stdout[-6000:] + applied.stderr[-3000:]
+def clients(applied_lab: Path) -> dict[str, BBBApiClient]:
     # Trust exactly gw.lab's certificate (the lab's self-signed one); it names gw.lab, not
     # the loopback address it is published on.
     certificate = _run("podman", "exec", GATEWAY, "cat", f"/etc/letsencrypt/live/{GATEWAY}/fullchain.pem",

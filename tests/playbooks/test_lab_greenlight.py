@@ -10,11 +10,12 @@ with is what the realm and the servers accept.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import LAB_INVENTORY
-from tests.playbooks.lab_reads import KEYCLOAK_DEFAULTS, KEYCLOAK_SIGN_IN, converged, reported
+from tests.playbooks.lab_reads import KEYCLOAK_DEFAULTS, KEYCLOAK_SIGN_IN, reported
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -119,8 +120,7 @@ PLAY = """
 
 
 @pytest.fixture(scope="module")
-def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    converged("sso.yml", "greenlight.yml")
+def seen(applied_lab: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     facts = reported(PLAY.format(keycloak_defaults=KEYCLOAK_DEFAULTS, keycloak_sign_in=KEYCLOAK_SIGN_IN),
                      tmp_path_factory.mktemp("greenlight"))
     assert set(facts) == {"rooms-eu.lab", "sso.lab"}, sorted(facts)

@@ -8,11 +8,12 @@ stand-in; Nextcloud itself cannot be installed here (roles/nextcloud/README.md).
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
-from tests.playbooks.lab_reads import KEYCLOAK_DEFAULTS, KEYCLOAK_SIGN_IN, converged, reported
+from tests.playbooks.lab_reads import KEYCLOAK_DEFAULTS, KEYCLOAK_SIGN_IN, reported
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -60,8 +61,7 @@ PLAY = """
 
 
 @pytest.fixture(scope="module")
-def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    converged("sso.yml")
+def seen(applied_lab: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     facts = reported(PLAY.format(nextcloud_defaults=REPO / "roles/nextcloud/defaults/main.yml",
                                  keycloak_defaults=KEYCLOAK_DEFAULTS, keycloak_sign_in=KEYCLOAK_SIGN_IN),
                      tmp_path_factory.mktemp("sso"))
