@@ -387,6 +387,47 @@ def test_add_with_its_own_greenlight_makes_the_instance_and_client_secrets_and_p
     assert load_inventory(example_copy).tenants["choir-leipzig"].greenlight == "rooms-eu.example.coop"
 
 
+def test_add_dedicated_picks_its_region_greenlight_host_and_names_its_client_after_it(
+        example_copy: Path, standin: Standin) -> None:
+    edit(example_copy / "hosts.yml", "        rooms-eu.example.coop:\n", "        rooms-eu.example.coop:\n"
+         "        rooms-ca.example.coop:\n")
+    (example_copy / "host_vars/rooms-ca.example.coop.yml").write_text(
+        "fleet_region: ca\nfleet_provider: static\nansible_host: 198.51.100.30\n")
+    result = run("tenant", "add", "choir-quebec", "--plan", "small", "--region", "ca", "--greenlight", "dedicated",
+                 "--origin-server-name", "choir.rooms-ca.example.coop", "--exporter", standin.url,
+                 "-i", str(example_copy), "--json")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert (answer["greenlight"], answer["sso_client"]) == ("rooms-ca.example.coop", "choir-quebec")
+    recorded = load_inventory(example_copy).tenants["choir-quebec"]
+    assert (recorded.greenlight, recorded.sso_client) == ("rooms-ca.example.coop", "choir-quebec")
+
+
+def test_add_shared_records_no_greenlight_of_its_own(example_copy: Path, standin: Standin) -> None:
+    result = run("tenant", "add", "choir-leipzig", "--plan", "small", "--region", "ca", "--greenlight", "shared",
+                 "--exporter", standin.url, "-i", str(example_copy))
+    assert result.exit_code == 0, result.output
+    recorded = load_inventory(example_copy).tenants["choir-leipzig"]
+    assert (recorded.greenlight, recorded.sso_client) == (None, None)
+
+
+@pytest.mark.parametrize(("choice", "kind"), [
+    ("dedicated", "no_greenlight_host"),  # the example's only greenlight host is in eu
+    ("shared", "no_shared_greenlight"),  # in a fleet without fleet_sso
+])
+def test_add_a_greenlight_that_cannot_be_had_is_bad_input_and_writes_nothing(
+        example_copy: Path, standin: Standin, choice: str, kind: str) -> None:
+    if choice == "shared":
+        (example_copy / "group_vars/all/sso.yml").unlink()
+    before = snapshot(example_copy)
+    result = run("tenant", "add", "choir-leipzig", "--plan", "small", "--region", "ca", "--greenlight", choice,
+                 "--origin-server-name", "choir.rooms.example.coop", "--exporter", standin.url,
+                 "-i", str(example_copy), "--json")
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.stdout)["error"]["kind"] == kind
+    assert snapshot(example_copy) == before and not standin.requests
+
+
 def test_add_without_a_vault_file_records_the_tenant_and_names_the_secrets_to_make(
         example_copy: Path, standin: Standin) -> None:
     result = run("tenant", "add", "choir-leipzig", "--plan", "small", "--region", "ca",

@@ -12,7 +12,14 @@ from ansible.plugins.loader import filter_loader
 
 from meetfleet.fleet import load_inventory
 from meetfleet.fleet.model import Tenant
-from meetfleet.greenlight import GreenlightError, allocate, fleet_secret_variables, host_instances, shared_host
+from meetfleet.greenlight import (
+    GreenlightError,
+    allocate,
+    dedicated_host,
+    fleet_secret_variables,
+    host_instances,
+    shared_host,
+)
 from tests.conftest import LAB_INVENTORY, REPO
 
 PLUGINS = REPO / "roles" / "greenlight" / "filter_plugins"
@@ -170,3 +177,23 @@ def test_the_filter_gives_the_role_the_instances_and_names_a_bad_key():
     assert allocate_filter({}, ["bakery"], "5050", "100", "64") == {"bakery": {"port": 5050, "redis_db": 1}}
     with pytest.raises(AnsibleFilterError, match="meetfleet_greenlight_allocate: greenlight: 2 instances"):
         allocate_filter({}, ["a", "b"], 5050, 1, 64)
+
+
+def _tenant(name: str, greenlight: str | None) -> Tenant:
+    return Tenant(name=name, plan="small", region="eu", greenlight=greenlight)
+
+
+def test_a_dedicated_greenlight_goes_to_its_region_host_with_the_fewest_then_by_name():
+    hosts = {"rooms-b.eu": "eu", "rooms-a.eu": "eu", "rooms.ca": "ca"}
+    assert dedicated_host("eu", hosts, []) == "rooms-a.eu"  # a tie: by name
+    busy_a = [_tenant("one", "rooms-a.eu"), _tenant("two", "rooms-a.eu"), _tenant("three", "rooms-b.eu")]
+    assert dedicated_host("eu", hosts, busy_a) == "rooms-b.eu"
+    # another region's host is never chosen, however busy this region's are
+    assert dedicated_host("ca", hosts, [*busy_a, _tenant("four", "rooms.ca")]) == "rooms.ca"
+
+
+def test_a_region_without_a_greenlight_host_is_refused_naming_the_hosts_there_are():
+    with pytest.raises(GreenlightError, match=r"region 'us' has no host .*rooms-a\.eu \(eu\), rooms\.ca \(ca\)"):
+        dedicated_host("us", {"rooms.ca": "ca", "rooms-a.eu": "eu"}, [])
+    with pytest.raises(GreenlightError, match=r"there are: none"):
+        dedicated_host("eu", {}, [])

@@ -29,6 +29,7 @@ from meetfleet.cli.placement import explain as explain_placement
 from meetfleet.fleet import Fleet, Tenant, load_inventory
 from meetfleet.fleet.model import Gateway, Name, Sso
 from meetfleet.fleet.writer import InventoryEdit, edit_inventory
+from meetfleet.greenlight import GreenlightError, dedicated_host
 from meetfleet.greenlight import secret_variable as greenlight_secret_variable
 from meetfleet.membership import ArchiveError, build_archive, export_of, read_archive, write_archive
 from meetfleet.membership.archive import NOT_INCLUDED
@@ -54,7 +55,9 @@ def tenant() -> None:
 @click.argument("name")
 @click.option("--plan", required=True, help="The tenant's plan (fleet_plans).")
 @click.option("--region", required=True, help="The tenant's region (fleet_regions).")
-@click.option("--greenlight", metavar="HOST", help="Its Greenlight host (greenlight group).")
+@click.option("--greenlight", metavar="HOST|dedicated|shared",
+              help="Its own Greenlight on HOST (greenlight group), or on its region's greenlight host with the "
+                   "fewest (dedicated); or the shared one (shared, the default: no site of its own).")
 @click.option("--sso-client", metavar="ID", help="Its OIDC client id in Keycloak.")
 @click.option("--timezone", metavar="TZ", help="Its time zone, when not its region's (e.g. America/Montreal).")
 @click.option("--origin-server-name", "origin_server_names", multiple=True, metavar="NAME",
@@ -90,6 +93,9 @@ def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: s
                     "placement": decision_json(decision, observations)})
         return
     say(emphasis("recorded tenant ", (name, "bold"), f" on {decision.chosen} in {inventory_dir}"))
+    if fields.get("greenlight"):
+        say(f"its own Greenlight on {fields['greenlight']} (realm client {fields['sso_client']}): "
+            "playbooks/greenlight.yml and playbooks/sso.yml make them")
     tell_gateway(gateway)
 
 
@@ -104,6 +110,7 @@ def place_new_tenant(edit: InventoryEdit, name: str, fields: dict[str, Any],
         bad_input(f"tenant {name!r} already exists (on {fleet.tenants[name].bbb_server or 'no server'}); "
                   "use `meetfleet tenant move` to move it", kind="tenant_exists")
     check_placement_input(fleet, plan, region, timezone)
+    fields = greenlight_choice(fleet, name, fields)
     # The whole record, still unplaced, must validate before any capacity source is asked:
     # a bad --greenlight is bad input, not something to find after placing.
     edit.check_tenant(name, fields)
@@ -118,6 +125,27 @@ def place_new_tenant(edit: InventoryEdit, name: str, fields: dict[str, Any],
               **{key: value for key, value in fields.items() if key not in ("plan", "region")}}
     edit.set_tenant(name, fields, create=True)
     return fields, gateway, decision, observations
+
+
+def greenlight_choice(fleet: Fleet, name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """--greenlight as the record holds it: a host for its own Greenlight (`dedicated` picks the
+    region's; its realm client is NAME unless --sso-client says otherwise), nothing for the
+    shared one. The words win over hosts of those names."""
+    choice = fields.get("greenlight")
+    if choice == "shared":
+        if fleet.sso is None or fleet.sso.shared_greenlight is None:
+            bad_input("--greenlight shared: this fleet has no shared Greenlight (fleet_sso.shared_greenlight)",
+                      kind="no_shared_greenlight")
+        return {key: value for key, value in fields.items() if key != "greenlight"}
+    if choice == "dedicated":
+        hosts = {host.name: host.region for host in fleet.hosts.values() if "greenlight" in host.roles}
+        try:
+            choice = dedicated_host(fields["region"], hosts, fleet.tenants.values())
+        except GreenlightError as exc:
+            bad_input(str(exc), kind="no_greenlight_host")
+    if choice is None:
+        return fields
+    return {**fields, "greenlight": choice, "sso_client": fields.get("sso_client", name)}
 
 
 def tell_gateway(gateway: dict[str, str] | None) -> None:

@@ -6,11 +6,12 @@ from meetfleet.greenlight.instances import (
     GreenlightError,
     Instance,
     allocate,
+    dedicated_host,
     fleet_secret_variables,
     host_instances,
     secret_variable,
     shared_host,
 )
 
-__all__ = ["SHARED_INSTANCE", "GreenlightError", "Instance", "allocate", "fleet_secret_variables",
+__all__ = ["SHARED_INSTANCE", "GreenlightError", "Instance", "allocate", "dedicated_host", "fleet_secret_variables",
            "host_instances", "secret_variable", "shared_host"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
@@ -108,6 +109,20 @@ def shared_host(sso: Sso | None, greenlight_hosts: Collection[str], explicit: st
     raise GreenlightError(
         f"fleet_sso.shared_greenlight: {site!r} is not a greenlight host and the group has "
         f"{len(greenlight_hosts)}: set greenlight_shared_host to the one that serves it")
+
+
+def dedicated_host(region: str, greenlight_hosts: Mapping[str, str], tenants: Iterable[Tenant]) -> str:
+    """Where a new dedicated Greenlight of a tenant of `region` goes (`tenant add --greenlight
+    dedicated`): the region's greenlight host running the fewest dedicated instances, ties by
+    name. greenlight_hosts maps each host of the group to its region. Never another region's
+    host (a member's data stays in its region): GreenlightError naming the ones there are."""
+    candidates = sorted(host for host, host_region in greenlight_hosts.items() if host_region == region)
+    if not candidates:
+        elsewhere = ", ".join(f"{host} ({greenlight_hosts[host]})" for host in sorted(greenlight_hosts)) or "none"
+        raise GreenlightError(f"--greenlight dedicated: region {region!r} has no host in the greenlight group "
+                              f"(there are: {elsewhere}); name one with --greenlight HOST, or add one")
+    load = Counter(tenant.greenlight for tenant in tenants if tenant.greenlight is not None)
+    return min(candidates, key=lambda host: (load[host], host))
 
 
 def host_instances(host: str, tenants: Iterable[Tenant], sso: Sso | None, greenlight_hosts: Collection[str],
