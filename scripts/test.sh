@@ -62,17 +62,17 @@ lane_checks() {
     step "pytest lab own labs" 1800 python -m pytest -q -m lab "${OWN_LABS[@]}"
 }
 
-# The longest lane: every lab test on inventories/lab (configuring a fresh lab with `meetfleet lab
-# apply` once, conftest.applied_lab, then `lab apply --check` and the tests reading it).
+# The longest lane (2347 s in the last full run): every lab test on inventories/lab (configuring a fresh
+# lab with `meetfleet lab apply` once, conftest.applied_lab, then `lab apply --check` and the tests reading it).
 lane_lab() {
     step "pytest lab" 4500 python -m pytest -q -m lab tests "${OWN_LABS[@]/#/--ignore=}"
 }
 
-# The molecule scenarios, in an order that balances two lanes when dealt alternately (times of the last CI runs
-# with two lanes: base 1146 s, monitoring 1075, keycloak 1029, capacity_exporter 931, bbb 689, coturn 680,
-# nextcloud 565, gateway 459; greenlight about 650), each lane running its scenarios one after another. A third
-# lane was tried: on this machine's two cores it slowed the others (keycloak 1618 s, the lab lane 77 min, with
-# other runs beside it) more than it saved.
+# The molecule scenarios, in an order that balances two lanes when dealt alternately (times of the last full
+# run, 2026-12-02, docs/testing.md: monitoring 965 s, base 1165, capacity_exporter 306, keycloak 609, coturn 445,
+# bbb 217, nextcloud 324, greenlight 238, gateway 152: lanes of 2192 and 2229 s), each lane running its
+# scenarios one after another. A third lane was tried: on this machine's two cores it slowed the others more
+# than it saved.
 scenario_order=(monitoring base capacity_exporter keycloak coturn bbb nextcloud greenlight gateway)
 scenarios=()
 for name in "${scenario_order[@]}"; do
