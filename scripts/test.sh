@@ -59,13 +59,13 @@ lane_checks() {
     step yamllint 300 yamllint .
     step ansible-lint 900 ansible-lint --offline
     step pytest 1200 python -m pytest -q -m "not lab" tests
-    step "pytest lab own labs" 1800 python -m pytest -q -m lab "${OWN_LABS[@]}"
+    step "pytest lab own labs" 1800 python -m pytest -q --durations=10 -m lab "${OWN_LABS[@]}"
 }
 
 # The longest lane (2347 s in the last full run): every lab test on inventories/lab (configuring a fresh
 # lab with `meetfleet lab apply` once, conftest.applied_lab, then `lab apply --check` and the tests reading it).
 lane_lab() {
-    step "pytest lab" 4500 python -m pytest -q -m lab tests "${OWN_LABS[@]/#/--ignore=}"
+    step "pytest lab" 4500 python -m pytest -q --durations=15 -m lab tests "${OWN_LABS[@]/#/--ignore=}"
 }
 
 # The molecule scenarios, in an order that balances two lanes when dealt alternately (times of the last full
