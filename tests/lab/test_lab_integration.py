@@ -12,6 +12,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import yaml
 
 from meetfleet.fleet import load_inventory
 from meetfleet.lab.hosts import SECRETS_LABEL
+from meetfleet.lab.podman import process_alive
 from tests.conftest import LAB_INVENTORY, REPO
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -165,6 +167,11 @@ def test_up_recreates_a_host_whose_processes_were_killed_behind_podman(test_lab:
                           check=True, capture_output=True, text=True, timeout=60).stdout.split()
     for pid in pids:
         os.kill(int(pid), 9)
+    # The kernel ends a PID namespace's init only once every process in it is gone: under load
+    # that takes a while, and until then the container still lives (CI saw it "running").
+    deadline = time.monotonic() + 60
+    while any(process_alive(int(pid)) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert container_states(test_lab) == {"t-a.labtest": "stale", "t-b.labtest": "running"}
 
     steps = up_repairs(test_lab)

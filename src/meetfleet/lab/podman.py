@@ -68,12 +68,12 @@ def container_state(info: dict[str, Any]) -> str:
     """podman's state of the container, or STALE when podman says it lives but its process is gone."""
     state = info.get("State") or {}
     status = str(state.get("Status") or "unknown")
-    if status in _LIVE_STATES and not _process_alive(int(state.get("Pid") or 0)):
+    if status in _LIVE_STATES and not process_alive(int(state.get("Pid") or 0)):
         return STALE
     return status
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether the process runs; a killed one whose dead parent left it unreaped is a zombie, not alive."""
     if pid <= 0:
         return False
