@@ -36,9 +36,9 @@ ExecStartPre=/usr/sbin/sshd -t
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 
 # What Debian's own container images set (docker-library/debian: docker-apt-speedup,
-# docker-no-languages): dpkg without an fsync per file, which on overlayfs under a loaded
-# machine made package installs the slowest part of a converge, and no translation indexes
-# to fetch at every `apt-get update`. A lab host is thrown away, never crashed and kept.
+# docker-no-languages): dpkg without an fsync per unpacked file, and no translation indexes
+# to fetch at every `apt-get update`. A lab host is thrown away, never crashed and kept, so
+# the durability fsync buys is not wanted here (not measured on its own: docs/testing.md).
 DPKG_SPEEDUP = ("etc/dpkg/dpkg.cfg.d/meetfleet-lab-unsafe-io", "force-unsafe-io\n")
 APT_NO_LANGUAGES = ("etc/apt/apt.conf.d/99meetfleet-lab-no-languages", 'Acquire::Languages "none";\n')
 
