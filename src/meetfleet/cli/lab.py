@@ -22,12 +22,13 @@ from meetfleet.cli.output import (
     say,
     table,
 )
-from meetfleet.lab.apply import PlanError, PlaybookRun, apply_waves, plan_waves
+from meetfleet.lab.apply import PlanError, plan_waves
 from meetfleet.lab.down import lab_down
 from meetfleet.lab.hosts import load_lab_inventory
 from meetfleet.lab.settings import DEFAULT_IMAGE, DEFAULT_LABEL_VALUE, DEFAULT_MIRROR, DEFAULT_NETWORK, LabSettings
 from meetfleet.lab.status import STATUS_COLUMNS, probe_all, status_rows
 from meetfleet.lab.up import Step, lab_up, prepare_machine
+from meetfleet.rollout.run import PlaybookRun, not_run, run_waves
 
 
 def settings_options(func: Callable) -> Callable:
@@ -123,7 +124,8 @@ def apply(inventory_dir: Path, playbooks_dir: Path, log_dir: Path, timeout_secon
     started = time.monotonic()
     verb = "checked" if check_mode else "applied"
     changed = "would change" if check_mode else "changed"
-    say(f"lab apply{' --check' if check_mode else ''}: {' then '.join(' + '.join(wave) for wave in waves)}; "
+    say(f"lab apply{' --check' if check_mode else ''}: "
+        f"{' then '.join(' + '.join(job.playbook for job in wave) for wave in waves)}; "
         f"logs in {log_dir}/", err=True)
 
     def finished(run: PlaybookRun) -> None:
@@ -131,9 +133,9 @@ def apply(inventory_dir: Path, playbooks_dir: Path, log_dir: Path, timeout_secon
         progress(f"{run.playbook}: {state} after {run.seconds} s, {run.changed} {changed}")
 
     command = [binary, "-i", str(inventory_dir), *(["--check"] if check_mode else [])]
-    runs = apply_waves(waves, playbooks_dir, command, log_dir, finished, cwd=Path.cwd(), timeout=timeout_seconds)
+    runs = run_waves(waves, playbooks_dir, command, log_dir, finished, cwd=Path.cwd(), timeout=timeout_seconds)
     elapsed = round(time.monotonic() - started, 1)
-    not_run = [name for wave in waves for name in wave if name not in {run.playbook for run in runs}]
+    skipped = not_run(waves, runs)
     failed = [run for run in runs if not run.ok]
     if as_json and not failed:
         print_json({"playbooks": [run.as_dict() for run in runs], "check": check_mode, "seconds": elapsed})
@@ -146,8 +148,8 @@ def apply(inventory_dir: Path, playbooks_dir: Path, log_dir: Path, timeout_secon
     if failed:
         fail(f"{', '.join(run.playbook for run in failed)} failed (see "
              f"{', '.join(run.log for run in failed)})"
-             + (f"; not run: {', '.join(not_run)}" if not_run else ""),
-             kind="playbook_failed", playbooks=[run.as_dict() for run in runs], not_run=not_run)
+             + (f"; not run: {', '.join(skipped)}" if skipped else ""),
+             kind="playbook_failed", playbooks=[run.as_dict() for run in runs], not_run=skipped)
     say(f"lab apply: {len(runs)} playbooks {verb} in {elapsed} s")
 
 

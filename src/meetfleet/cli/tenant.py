@@ -26,6 +26,7 @@ from meetfleet.cli.output import (
 )
 from meetfleet.cli.placement import check_placement_input, decide_or_exit, decision_json
 from meetfleet.cli.placement import explain as explain_placement
+from meetfleet.cli.rollout import ApplyOptions, apply_change, apply_options, check_playbooks
 from meetfleet.fleet import Fleet, Tenant, load_inventory
 from meetfleet.fleet.model import Gateway, Name, Sso
 from meetfleet.fleet.writer import InventoryEdit, edit_inventory
@@ -65,6 +66,7 @@ def tenant() -> None:
 @click.option("--sso-domain", "sso_domains", multiple=True, metavar="DOMAIN",
               help="A mail domain of its members: its Keycloak organization's domain (repeatable).")
 @click.option("--explain", is_flag=True, help="Show every server with its numbers.")
+@apply_options
 @inventory_option
 @capacity_source_options
 @json_option
@@ -72,13 +74,17 @@ def tenant() -> None:
 @handle_busy_inventory
 def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: str | None, timezone: str | None,
         origin_server_names: tuple[str, ...], sso_domains: tuple[str, ...], explain: bool, inventory_dir: Path,
-        observe: Observe, settings: PlacementSettings, as_json: bool) -> None:
-    """Place tenant NAME (the rule: docs/placement.md) and record it in the inventory.
+        observe: Observe, settings: PlacementSettings, as_json: bool, rollout: ApplyOptions) -> None:
+    """Place tenant NAME (the rule: docs/placement.md) and record it in the inventory; with
+    --apply, then run the playbooks that serve it and the smoke checks (docs/tenants.md).
 
-    Exit 0 once recorded, 1 when no server can take it or another command holds the
-    inventory (nothing written), 2 on bad input.
+    With --apply, a tenant already recorded as asked is not placed again, only applied: the
+    way to finish a run whose playbooks failed. Exit 0 once recorded (and applied), 1 when no
+    server can take it, another command holds the inventory (nothing written), or a
+    playbook or smoke check failed (the record kept), 2 on bad input.
     """
     check_name(name)
+    check_playbooks(rollout)
     fields: dict = {"plan": plan, "region": region}
     optional = {"greenlight": greenlight, "sso_client": sso_client, "timezone": timezone,
                 "origin_server_names": list(origin_server_names) or None, "sso_domains": list(sso_domains) or None}
@@ -86,17 +92,48 @@ def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: s
     # One session: the lock held and the inventory read once, from reading through deciding
     # to writing, so two concurrent adds neither lose a tenant nor count on the same room.
     with edit_inventory(inventory_dir, f"add tenant {name}") as edit:
-        fields, gateway, decision, observations = place_new_tenant(
-            edit, name, fields, observe, settings, as_json=as_json, explain=explain)
+        before = edit.fleet
+        if rollout.apply and name in before.tenants and is_recorded_as(before.tenants[name], fields):
+            recorded = None  # a rerun: placed and recorded before, only applied now
+        else:
+            recorded = place_new_tenant(edit, name, fields, observe, settings, as_json=as_json, explain=explain)
+    if recorded is None:
+        say(f"tenant {name} is already recorded as asked (on {before.tenants[name].bbb_server}): applying it",
+            err=True)
+    elif not as_json:
+        fields, gateway, decision, _observations = recorded
+        say(emphasis("recorded tenant ", (name, "bold"), f" on {decision.chosen} in {inventory_dir}"))
+        if fields.get("greenlight") and not rollout.apply:
+            say(f"its own Greenlight on {fields['greenlight']} (realm client {fields['sso_client']}): "
+                "playbooks/greenlight.yml and playbooks/sso.yml make them (or add --apply)")
+        tell_gateway(gateway)
+    applied = None
+    if rollout.apply:
+        applied = apply_change(before, load_inventory(inventory_dir), name, inventory_dir, rollout, as_json=as_json,
+                               rerun="run the same `tenant add ... --apply` again (it applies without placing again)")
     if as_json:
-        print_json({"tenant": name, "recorded": True, **fields, "gateway": gateway,
-                    "placement": decision_json(decision, observations)})
-        return
-    say(emphasis("recorded tenant ", (name, "bold"), f" on {decision.chosen} in {inventory_dir}"))
-    if fields.get("greenlight"):
-        say(f"its own Greenlight on {fields['greenlight']} (realm client {fields['sso_client']}): "
-            "playbooks/greenlight.yml and playbooks/sso.yml make them")
-    tell_gateway(gateway)
+        if recorded is None:
+            print_json({"tenant": name, "recorded": False, **before.tenants[name].model_dump(exclude_none=True),
+                        "apply": applied})
+        else:
+            fields, gateway, decision, observations = recorded
+            print_json({"tenant": name, "recorded": True, **fields, "gateway": gateway,
+                        "placement": decision_json(decision, observations), "apply": applied})
+    elif applied is not None:
+        say(emphasis("applied tenant ", (name, "bold"), f": {applied['changed']} changes, every smoke check passed"))
+
+
+def is_recorded_as(tenant: Tenant, fields: dict[str, Any]) -> bool:
+    """Would `tenant add` with `fields` record what `tenant` already is? (--greenlight
+    dedicated: any own Greenlight; shared: none.)"""
+    record = tenant.model_dump()
+    for key, value in fields.items():
+        if key == "greenlight" and value in ("dedicated", "shared"):
+            if (value == "dedicated") != (tenant.greenlight is not None):
+                return False
+        elif record.get(key) != value:
+            return False
+    return True
 
 
 def place_new_tenant(edit: InventoryEdit, name: str, fields: dict[str, Any],
@@ -367,11 +404,12 @@ def known_tenant(fleet: Fleet, name: str, inventory_dir: Path) -> Tenant:
               help="Write the tenant's export archive to FILE first (refused if FILE exists).")
 @click.option("--force", is_flag=True, help="Remove it without asking the capacity source whether it has "
                                            "running meetings.")
+@apply_options
 @inventory_option
 @capacity_source_options
 @json_option
 def remove(name: str, export_file: Path | None, force: bool, inventory_dir: Path, observe: Observe,
-           settings: PlacementSettings, as_json: bool) -> None:
+           settings: PlacementSettings, as_json: bool, rollout: ApplyOptions) -> None:
     """Remove tenant NAME: its record in fleet_tenants and its gateway secret in the vault.
 
     Refused while the capacity source sees it running meetings (any load now), or cannot tell
@@ -379,6 +417,7 @@ def remove(name: str, export_file: Path | None, force: bool, inventory_dir: Path
     1 when refused by the fleet's state or the export failed (nothing removed), 2 on bad input.
     """
     del settings  # the capacity source is asked for the tenant's load now only
+    check_playbooks(rollout)
     with edit_inventory(inventory_dir, f"remove tenant {name}") as edit:
         fleet = edit.fleet
         gone = known_tenant(fleet, name, inventory_dir)
@@ -396,6 +435,10 @@ def remove(name: str, export_file: Path | None, force: bool, inventory_dir: Path
     result = {"tenant": name, "removed": True, "bbb_server": gone.bbb_server,
               "secrets_removed": [{"variable": variable, "file": str(path)} for variable, path in removed.items()],
               "export": None if export_file is None else str(export_file), "checked_meetings": not force}
+    if rollout.apply:
+        # Its site retired, its client and organization pruned, the gateway reloaded without it.
+        result["apply"] = apply_change(fleet, load_inventory(inventory_dir), name, inventory_dir, rollout,
+                                       as_json=as_json, rerun="run the playbooks listed (the tenant is gone from it)")
     if as_json:
         print_json(result)
         return
@@ -404,8 +447,10 @@ def remove(name: str, export_file: Path | None, force: bool, inventory_dir: Path
     files = ", ".join(sorted({str(path) for path in removed.values()}))
     say(emphasis("removed tenant ", (name, "bold"), f" from {inventory_dir}"
                  + (f" and its secrets {', '.join(removed)} from {files}" if removed else "")))
-    say("next: playbooks/gateway.yml, playbooks/sso.yml (its client and organization pruned) and "
-        "playbooks/greenlight.yml (its site and container retired; its database kept for the export)")
+    if not rollout.apply:
+        say("next: playbooks/gateway.yml, playbooks/sso.yml (its client and organization pruned) and "
+            "playbooks/greenlight.yml (its site and container retired; its database kept for the export), "
+            "or remove with --apply")
 
 
 def refuse_running(fleet: Fleet, tenant: Tenant, observe: Observe) -> None:

@@ -690,7 +690,7 @@ def _build_host(raw: _Raw, name: str) -> Host | None:
         return None
     return _validate(raw, Host, {
         "name": name, "region": region, "roles": roles, "address": value("ansible_host"),
-        "source": source, "bbb": bbb,
+        "source": source, "bbb": bbb, "lab": value("fleet_lab", False),
     }, here, name, fields={"region": ("fleet_region", origin("fleet_region")),
                            "address": ("ansible_host", origin("ansible_host"))})
 

@@ -245,6 +245,7 @@ class Host(_Strict):
     address: Annotated[StrictStr, StringConstraints(pattern=r"^[^\s\x00-\x1f\x7f]+$", max_length=253)] | None = None
     source: HcloudSource | StaticSource
     bbb: BbbServer | None = None
+    lab: bool = False  # fleet_lab: its playbooks apply the lab's stand-ins
 
 
 class TenantLimits(_Strict):
