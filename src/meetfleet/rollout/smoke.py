@@ -42,10 +42,13 @@ class Check:
 
 
 def parse_connect_to(value: str) -> tuple[Route, Route]:
-    """curl's HOST1:PORT1:HOST2:PORT2 (connect to HOST2:PORT2 for HOST1:PORT1). ValueError if not."""
-    parts = value.rsplit(":", 3)
+    """curl's HOST1:PORT1:HOST2:PORT2 (connect to HOST2:PORT2 for HOST1:PORT1; an IPv6
+    address in brackets). ValueError if not."""
+    first = value.split(":", 2)
+    parts = [*first[:2], *first[2].rsplit(":", 1)] if len(first) == 3 else first
     if len(parts) != 4 or not all(parts) or not parts[1].isdigit() or not parts[3].isdigit():
         raise ValueError(f"{value!r} is not HOST:PORT:ADDRESS:PORT (e.g. gw.lab:443:127.0.0.1:19443)")
+    parts[2] = parts[2].removeprefix("[").removesuffix("]")
     ports = int(parts[1]), int(parts[3])
     if not all(0 < port < 65536 for port in ports):
         raise ValueError(f"{value!r}: a port must be from 1 to 65535")
