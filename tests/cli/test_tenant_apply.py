@@ -9,6 +9,7 @@ API stand-in plays the gateway's part here (it speaks the same API); the lab tes
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from meetfleet.rollout.smoke import SMOKE_PREFIX
 from meetfleet.testing import bbb_standin
 from meetfleet.testing.bbb_standin import TestServer
 from tests.cli.conftest import CA1, Standin
+from tests.conftest import LAB_INVENTORY
 from tests.helpers import run, snapshot
 from tests.rollout.ansible_standin import calls, fake_ansible
 from tests.rollout.tls_servers import self_signed, tls
@@ -157,3 +159,39 @@ def test_apply_without_the_playbooks_directory_is_refused_before_anything_is_wri
     assert result.exit_code == 2
     assert json.loads(result.stdout)["error"]["kind"] == "no_playbooks"
     assert snapshot(inventory) == before and standin.requests == []
+
+
+def test_plan_apply_runs_what_reads_the_plan_and_a_rerun_runs_it_again(tmp_path, ansible_bin, playbooks,
+                                                                       monkeypatch):
+    """On a copy of the lab inventory (a gateway host, lab BBB servers): a smaller plan asks no
+    capacity source; the gateway and the lab's synthetic load follow, then the smoke check."""
+    inventory = tmp_path / "lab"
+    shutil.copytree(LAB_INVENTORY, inventory, ignore=shutil.ignore_patterns("vault.yml"))
+    vault = inventory / "group_vars/all/vault.yml"
+    vault.write_text(f"vault_gateway_secret_printshop_cooperative: {'ab' * 32}\n")
+    vault.chmod(0o600)
+    monkeypatch.setattr(bbb_standin, "API_PREFIX", "/t/printshop-cooperative/bigbluebutton/api")
+    cert = self_signed(tmp_path, "gw.lab")
+    gateway = TestServer("ab" * 32)
+    tls(gateway.httpd, cert)
+    gateway.start()
+    fake_ansible(ansible_bin)
+    args = ["tenant", "plan", "printshop-cooperative", "--plan", "small", "--inventory", str(inventory),
+            *_apply_args(playbooks, tmp_path, "--connect-to", f"gw.lab:443:127.0.0.1:{gateway.port}",
+                         "--ca-file", str(cert[0]), "--no-site-check")]
+    try:
+        changed = run(*args)
+        again = run(*args)
+    finally:
+        gateway.stop()
+    assert changed.exit_code == 0, changed.output
+    report = json.loads(changed.stdout)
+    assert report["changed"] is True
+    server = load_inventory(inventory).tenants["printshop-cooperative"].bbb_server
+    assert {p["playbook"]: p["hosts"] for p in report["apply"]["playbooks"]} == {
+        "gateway.yml": ["gw.lab"], "bbb.yml": [server], "monitoring.yml": ["monitor.lab"]}
+    assert [(c["name"], c["ok"]) for c in report["apply"]["checks"]] == [("gateway", True)]
+    assert again.exit_code == 0, again.output
+    rerun = json.loads(again.stdout)
+    assert rerun["changed"] is False
+    assert [p["playbook"] for p in rerun["apply"]["playbooks"]] == ["gateway.yml", "bbb.yml", "monitoring.yml"]

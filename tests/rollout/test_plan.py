@@ -73,3 +73,26 @@ def test_a_fleet_without_hosts_that_read_tenants_runs_nothing(example):
         name: host for name, host in example.hosts.items() if "bbb" in host.roles}})
     tenant = Tenant(name="lone-translator", plan="small", region="eu", bbb_server="bbb-eu-1.example.coop")
     assert tenant_rollout(bare, with_tenant(bare, tenant), tenant.name) == []
+
+
+def test_a_new_plan_touches_the_gateway_and_in_the_lab_the_synthetic_load_only(lab):
+    tenant = lab.tenants["bakery-collective"]
+    bigger = with_tenant(lab, tenant.model_copy(update={"plan": "medium"}))
+    assert tenant_rollout(lab, bigger, tenant.name) == [
+        [Job("gateway.yml", ("gw.lab",)), Job("bbb.yml", (tenant.bbb_server,))],
+        [Job("monitoring.yml", ("monitor.lab",))]]
+
+
+def test_a_move_touches_the_gateway_its_greenlight_and_both_lab_servers(lab):
+    tenant = lab.tenants["bakery-collective"]
+    target = next(name for name, host in lab.bbb_servers.items() if host.region == "eu" and name != tenant.bbb_server)
+    moved = with_tenant(lab, tenant.model_copy(update={"bbb_server": target}))
+    waves = tenant_rollout(lab, moved, tenant.name)
+    jobs = {job.playbook: job.hosts for wave in waves for job in wave}
+    assert set(jobs) == {"gateway.yml", "greenlight.yml", "bbb.yml", "monitoring.yml"}  # not Keycloak nor Nextcloud
+    assert jobs["bbb.yml"] == tuple(sorted({tenant.bbb_server, target}))
+    assert jobs["greenlight.yml"] == (tenant.greenlight,)
+
+
+def test_an_unchanged_record_needs_nothing(lab):
+    assert tenant_rollout(lab, lab, "bakery-collective") == []

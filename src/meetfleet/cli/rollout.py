@@ -22,7 +22,6 @@ from meetfleet.cli.output import bad_input, fail, say, table
 from meetfleet.fleet import Fleet
 from meetfleet.fleet.model import Gateway
 from meetfleet.fleet.vault import read_fleet_secret
-from meetfleet.rollout.plan import tenant_rollout
 from meetfleet.rollout.run import Job, PlaybookRun, not_run, run_waves
 from meetfleet.rollout.smoke import Check, Route, parse_connect_to, site_of, smoke_checks
 
@@ -89,11 +88,10 @@ def rerun_commands(waves: list[list[Job]], inventory_dir: Path, playbooks_dir: P
             for wave in waves for job in wave]
 
 
-def apply_change(before: Fleet, after: Fleet, name: str, inventory_dir: Path, rollout: ApplyOptions, *,
+def apply_change(waves: list[list[Job]], after: Fleet, name: str, inventory_dir: Path, rollout: ApplyOptions, *,
                  as_json: bool, rerun: str) -> dict[str, Any]:
-    """Run the tenant's playbooks, then (when it is still in the fleet) the smoke checks. The
-    report as JSON; exit 1 on a failed playbook or check, naming `rerun`."""
-    waves = tenant_rollout(before, after, name)
+    """Run `waves` (meetfleet.rollout.plan's), then, when tenant `name` is still in the fleet,
+    the smoke checks. The report as JSON; exit 1 on a failed playbook or check, naming `rerun`."""
     binary = shutil.which("ansible-playbook") or str(Path(sys.executable).parent / "ansible-playbook")
     started = time.monotonic()
     if waves:

@@ -43,6 +43,7 @@ from meetfleet.placement.move import (
     is_bigger_plan,
     state_refusal,
 )
+from meetfleet.rollout.plan import readers_of, tenant_rollout
 
 _NAME = TypeAdapter(Name)
 
@@ -109,7 +110,10 @@ def add(name: str, plan: str, region: str, greenlight: str | None, sso_client: s
         tell_gateway(gateway)
     applied = None
     if rollout.apply:
-        applied = apply_change(before, load_inventory(inventory_dir), name, inventory_dir, rollout, as_json=as_json,
+        # Applied as an addition, also on a rerun: every reader of the tenant is brought to it.
+        after = load_inventory(inventory_dir)
+        applied = apply_change(readers_of(before, after, name, None), after, name, inventory_dir, rollout,
+                               as_json=as_json,
                                rerun="run the same `tenant add ... --apply` again (it applies without placing again)")
     if as_json:
         if recorded is None:
@@ -185,6 +189,23 @@ def greenlight_choice(fleet: Fleet, name: str, fields: dict[str, Any]) -> dict[s
     return {**fields, "greenlight": choice, "sso_client": fields.get("sso_client", name)}
 
 
+def apply_recorded(before: Fleet, name: str, inventory_dir: Path, rollout: ApplyOptions, as_json: bool,
+                   command: str) -> dict[str, Any] | None:
+    """With --apply, the playbooks of the change just written (before -> the inventory now)."""
+    if not rollout.apply:
+        return None
+    after = load_inventory(inventory_dir)
+    return apply_change(tenant_rollout(before, after, name), after, name, inventory_dir, rollout, as_json=as_json,
+                        rerun=f"run `meetfleet {command} --apply` again (it applies what is recorded)")
+
+
+def apply_rerun(fleet: Fleet, name: str, field: str, inventory_dir: Path, rollout: ApplyOptions,
+                as_json: bool) -> dict[str, Any]:
+    """--apply with nothing to record: the readers of `field` brought to the record as it is."""
+    return apply_change(readers_of(fleet, fleet, name, frozenset({field})), fleet, name, inventory_dir, rollout,
+                        as_json=as_json, rerun="run it again")
+
+
 def tell_gateway(gateway: dict[str, str] | None) -> None:
     if gateway:
         # What the member's Greenlight needs; the secret itself never on a terminal.
@@ -237,18 +258,21 @@ def gateway_secret(edit: InventoryEdit, name: str) -> dict[str, str]:
 @click.option("--force", is_flag=True, help="Skip the capacity check (never the server's state, nor the "
                                            "inventory's validation).")
 @click.option("--explain", is_flag=True, help="Show every server with its numbers for this tenant.")
+@apply_options
 @inventory_option
 @capacity_source_options
 @json_option
 @handle_inventory_errors
 @handle_busy_inventory
 def move(name: str, target: str, force: bool, explain: bool, inventory_dir: Path,
-         observe: Observe, settings: PlacementSettings, as_json: bool) -> None:
+         observe: Observe, settings: PlacementSettings, as_json: bool, rollout: ApplyOptions) -> None:
     """Move tenant NAME to SERVER, after checking SERVER can take its expected peak.
 
+    --apply then runs what reads its server (the gateway, its Greenlight without a gateway).
     Exit 0 once recorded, 1 when SERVER cannot take it or another command holds the
-    inventory (nothing written), 2 on bad input.
+    inventory (nothing written) or a playbook or smoke check failed, 2 on bad input.
     """
+    check_playbooks(rollout)
     with edit_inventory(inventory_dir, f"move tenant {name}") as edit:
         fleet = edit.fleet
         if name not in fleet.tenants:
@@ -263,17 +287,21 @@ def move(name: str, target: str, force: bool, explain: bool, inventory_dir: Path
             bad_input(f"--to: {target} is in region {host.region!r}, tenant {name} in {moving.region!r}",
                       kind="other_region")
         previous = moving.bbb_server
-        if previous == target:
-            result = {"tenant": name, "bbb_server": target, "previous": previous, "changed": False}
-            print_json(result) if as_json else say(f"{name} is already on {target}; nothing to do")
-            return
-        if force:
-            refuse_forced_move(fleet, name, target, observe)
-        else:
-            refuse_move(fleet, moving, target, observe, settings, explain=explain and not as_json)
-        edit.set_tenant(name, {"bbb_server": target}, create=False)
+        if previous != target:
+            if force:
+                refuse_forced_move(fleet, name, target, observe)
+            else:
+                refuse_move(fleet, moving, target, observe, settings, explain=explain and not as_json)
+            edit.set_tenant(name, {"bbb_server": target}, create=False)
+    if previous == target:
+        result: dict[str, Any] = {"tenant": name, "bbb_server": target, "previous": previous, "changed": False}
+        if rollout.apply:  # a rerun: what reads its server is brought to it again (the lock released)
+            result["apply"] = apply_rerun(fleet, name, "bbb_server", inventory_dir, rollout, as_json)
+        print_json(result) if as_json else say(f"{name} is already on {target}; nothing to change")
+        return
+    applied = apply_recorded(fleet, name, inventory_dir, rollout, as_json, f"tenant move {name} --to {target}")
     if as_json:
-        print_json({"tenant": name, "bbb_server": target, "previous": previous, "changed": True})
+        print_json({"tenant": name, "bbb_server": target, "previous": previous, "changed": True, "apply": applied})
     else:
         say(emphasis("moved tenant ", (name, "bold"), f": {previous or '(unplaced)'} -> {target}"))
 
@@ -326,18 +354,21 @@ def refuse_forced_move(fleet: Fleet, name: str, target: str, observe: Observe) -
 @click.argument("name")
 @click.option("--plan", "new_plan", required=True, help="The tenant's new plan (fleet_plans).")
 @click.option("--explain", is_flag=True, help="Show every server with its numbers for the tenant at the new plan.")
+@apply_options
 @inventory_option
 @capacity_source_options
 @json_option
 def plan_command(name: str, new_plan: str, explain: bool, inventory_dir: Path, observe: Observe,
-                 settings: PlacementSettings, as_json: bool) -> None:
+                 settings: PlacementSettings, as_json: bool, rollout: ApplyOptions) -> None:
     """Give tenant NAME a new service level (plan P).
 
     A bigger plan (more concurrent users) is refused when its server cannot take the tenant's
     expected week at the new plan (docs/tenants.md); a smaller one always fits. The gateway's
-    caps follow once it reloads the inventory. Exit 0 once recorded, 1 when its server cannot
-    take it (nothing written; `tenant move` first), 2 on bad input.
+    caps follow once it reloads the inventory: --apply runs gateway.yml (it reloads) and what
+    else reads the plan. Exit 0 once recorded, 1 when its server cannot take it (nothing
+    written; `tenant move` first) or a playbook or smoke check failed, 2 on bad input.
     """
+    check_playbooks(rollout)
     with edit_inventory(inventory_dir, f"change the plan of tenant {name}") as edit:
         fleet = edit.fleet
         moving = known_tenant(fleet, name, inventory_dir)
@@ -345,31 +376,36 @@ def plan_command(name: str, new_plan: str, explain: bool, inventory_dir: Path, o
             bad_input(f"--plan: unknown plan {new_plan!r} (the inventory has: {', '.join(sorted(fleet.plans))})",
                       kind="unknown_plan")
         previous = moving.plan
-        if previous == new_plan:
-            result = {"tenant": name, "plan": new_plan, "previous": previous, "changed": False}
-            print_json(result) if as_json else say(f"{name} is already on plan {new_plan}; nothing to do")
-            return
         verdict = PlanVerdict(moving.bbb_server, bigger=False)
-        if is_bigger_plan(fleet, previous, new_plan) and moving.bbb_server is not None:
-            observations = observe(fleet)
-            verdict = check_plan_change(fleet, observations, moving, new_plan, settings)
-            if explain and not as_json and verdict.decision is not None:
-                explain_placement(verdict.decision, observations, f"{name} at plan {new_plan}")
-            if not verdict.ok:
-                refuse_plan(moving, new_plan, verdict)
-        edit.set_tenant(name, {"plan": new_plan}, create=False)
+        if previous != new_plan:
+            if is_bigger_plan(fleet, previous, new_plan) and moving.bbb_server is not None:
+                observations = observe(fleet)
+                verdict = check_plan_change(fleet, observations, moving, new_plan, settings)
+                if explain and not as_json and verdict.decision is not None:
+                    explain_placement(verdict.decision, observations, f"{name} at plan {new_plan}")
+                if not verdict.ok:
+                    refuse_plan(moving, new_plan, verdict)
+            edit.set_tenant(name, {"plan": new_plan}, create=False)
+    if previous == new_plan:
+        result: dict[str, Any] = {"tenant": name, "plan": new_plan, "previous": previous, "changed": False}
+        if rollout.apply:  # a rerun: what reads the plan is brought to it again (the lock released)
+            result["apply"] = apply_rerun(fleet, name, "plan", inventory_dir, rollout, as_json)
+        print_json(result) if as_json else say(f"{name} is already on plan {new_plan}; nothing to change")
+        return
     caps = dict(zip(("max_concurrent_users", "max_rooms", "max_meeting_minutes"),
                     fleet.tenant_caps(moving.model_copy(update={"plan": new_plan})), strict=True))
+    applied = apply_recorded(fleet, name, inventory_dir, rollout, as_json, f"tenant plan {name} --plan {new_plan}")
     if as_json:
         print_json({"tenant": name, "plan": new_plan, "previous": previous, "changed": True,
                     "bbb_server": moving.bbb_server, "capacity_checked": verdict.expected is not None,
-                    "caps": caps})
+                    "caps": caps, "apply": applied})
         return
     checked = "" if verdict.expected is None else \
         f"; {moving.bbb_server} takes its expected peak of {verdict.expected.load:.0f} load units"
     say(emphasis("tenant ", (name, "bold"), f": plan {previous} -> {new_plan}{checked}"))
     say(f"its caps: {caps['max_concurrent_users']} concurrent users, {caps['max_rooms']} rooms, "
-        f"{caps['max_meeting_minutes']} minutes a meeting; the gateway enforces them once it reloads the inventory")
+        f"{caps['max_meeting_minutes']} minutes a meeting; the gateway enforces them "
+        + ("now (reloaded)" if applied is not None else "once it reloads the inventory (or --apply)"))
 
 
 def refuse_plan(tenant: Tenant, plan: str, verdict: PlanVerdict) -> None:
@@ -437,7 +473,8 @@ def remove(name: str, export_file: Path | None, force: bool, inventory_dir: Path
               "export": None if export_file is None else str(export_file), "checked_meetings": not force}
     if rollout.apply:
         # Its site retired, its client and organization pruned, the gateway reloaded without it.
-        result["apply"] = apply_change(fleet, load_inventory(inventory_dir), name, inventory_dir, rollout,
+        after = load_inventory(inventory_dir)
+        result["apply"] = apply_change(tenant_rollout(fleet, after, name), after, name, inventory_dir, rollout,
                                        as_json=as_json, rerun="run the playbooks listed (the tenant is gone from it)")
     if as_json:
         print_json(result)

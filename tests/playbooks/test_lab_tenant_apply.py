@@ -1,0 +1,144 @@
+"""A member onboarded and removed in the lab with one command each: `meetfleet tenant add
+--greenlight dedicated --apply` on a copy of the lab inventory places it (the lab's
+Prometheus), records it with its secrets, runs exactly the playbooks and hosts that read it
+(the real roles on the lab's hosts) and ends with the smoke check: the real gateway on gw.lab
+accepts a create and an end with the tenant's new secret (from this machine, TLS checked
+against gw.lab's certificate). Then the host shows its Greenlight instance and Keycloak its
+client and organization; the same command again changes nothing; `tenant remove --apply`
+takes it all back and leaves the inventory as it was, byte for byte.
+
+The Greenlight image cannot run here (roles/greenlight/README.md), so the site's health
+check is left out (`--no-site-check`) and the instance is checked as files and a unit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meetfleet.fleet.model import Gateway
+from meetfleet.fleet.vault import read_fleet_secret
+from meetfleet.rollout.smoke import smoke_checks
+from tests.conftest import LAB_INVENTORY, REPO
+from tests.helpers import snapshot
+from tests.playbooks.lab_reads import KEYCLOAK_DEFAULTS, KEYCLOAK_SIGN_IN, reported
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+if shutil.which("podman") is None:
+    pytest.skip("podman is not installed (bash scripts/setup.sh installs it)", allow_module_level=True)
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "NO_COLOR": "1", "ANSIBLE_NOCOLOR": "1"}
+TENANT, SITE, HOST = "weavers-guild", "weavers.rooms-eu.lab", "rooms-eu.lab"
+ROUTE = "gw.lab:443:127.0.0.1:19443"
+
+READ_KEYCLOAK = """
+- name: The tenant's client and organization, through the admin API
+  hosts: keycloak
+  gather_facts: false
+  vars_files: [{keycloak_defaults}]
+  tasks:
+{keycloak_sign_in}    - name: Read its client
+      ansible.builtin.uri:
+        url: "{{{{ keycloak_admin_url }}}}/admin/realms/{{{{ fleet_sso.realm }}}}/clients?clientId={tenant}"
+        headers: {{Authorization: "Bearer {{{{ token.json.access_token }}}}"}}
+        timeout: 30
+      register: clients
+    - name: Read its organization
+      ansible.builtin.uri:
+        url: >-
+          {{{{ keycloak_admin_url }}}}/admin/realms/{{{{ fleet_sso.realm }}}}/organizations?search={tenant}&exact=true
+        headers: {{Authorization: "Bearer {{{{ token.json.access_token }}}}"}}
+        timeout: 30
+      register: organizations
+    - name: Report
+      ansible.builtin.set_fact:
+        seen:
+          clients: "{{{{ clients.json | map(attribute='redirectUris') | list }}}}"
+          organizations: "{{{{ organizations.json | map(attribute='alias') | list }}}}"
+"""
+
+
+def _meetfleet(*args: str, timeout: float = 3600) -> tuple[subprocess.CompletedProcess, dict]:
+    done = subprocess.run([str(BIN / "meetfleet"), *args, "--json"], cwd=REPO, env=ENV, capture_output=True,
+                          text=True, timeout=timeout)
+    try:
+        return done, json.loads(done.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"not JSON on stdout (exit {done.returncode}): {done.stdout[-2000:]}{done.stderr[-4000:]}")
+
+
+def _on_host(script: str) -> str:
+    done = subprocess.run(["podman", "exec", HOST, "sh", "-c", script], capture_output=True, text=True, timeout=60)
+    return done.stdout
+
+
+def _keycloak(tmp_path: Path) -> dict:
+    play = READ_KEYCLOAK.format(keycloak_defaults=KEYCLOAK_DEFAULTS, keycloak_sign_in=KEYCLOAK_SIGN_IN, tenant=TENANT)
+    return reported(play, tmp_path)["sso.lab"]
+
+
+def _logs(directory: Path) -> str:
+    return "".join(f"\n--- {log.name}\n{log.read_text()[-3000:]}" for log in sorted(directory.glob("*.log")))
+
+
+def test_tenant_add_apply_onboards_a_member_and_remove_apply_takes_it_back(applied_lab: Path, tmp_path: Path):
+    inventory = tmp_path / "lab"
+    shutil.copytree(LAB_INVENTORY, inventory)
+    original = snapshot(inventory)
+    certificate = subprocess.run(["podman", "exec", "gw.lab", "cat", "/etc/letsencrypt/live/gw.lab/fullchain.pem"],
+                                 capture_output=True, text=True, timeout=60)
+    assert certificate.returncode == 0, certificate.stderr
+    ca = tmp_path / "gw.lab.pem"
+    ca.write_text(certificate.stdout)
+    logs = tmp_path / "logs"
+    apply = ["--inventory", str(inventory), "--apply", "--no-site-check", "--connect-to", ROUTE, "--ca-file", str(ca),
+             "--logs", str(logs)]
+    add = ["tenant", "add", TENANT, "--plan", "small", "--region", "eu", "--greenlight", "dedicated",
+           "--origin-server-name", SITE, *apply]
+
+    done, report = _meetfleet(*add)
+    assert done.returncode == 0, done.stderr[-3000:] + _logs(logs)
+    assert report["recorded"] is True and report["greenlight"] == HOST
+    ran = {p["playbook"]: p["hosts"] for p in report["apply"]["playbooks"]}
+    assert ran == {"gateway.yml": ["gw.lab"], "sso.yml": ["sso.lab"], "nextcloud.yml": ["cloud.lab"],
+                   "greenlight.yml": [HOST], "bbb.yml": [report["bbb_server"]], "monitoring.yml": ["monitor.lab"]}
+    checks = report["apply"]["checks"]
+    assert [(c["name"], c["ok"]) for c in checks] == [("gateway", True)], checks
+    assert checks[0]["target"] == f"https://gw.lab/t/{TENANT}/bigbluebutton/api/"
+    secret = read_fleet_secret(inventory, Gateway.secret_variable(TENANT))
+    assert secret not in done.stdout + done.stderr + _logs(logs)
+
+    # What the member got, on the hosts themselves.
+    assert _on_host(f"stat -c '%a %U' /etc/meetfleet-greenlight/{TENANT}.env").split() == ["600", "root"]
+    assert _on_host(f"test -f /etc/systemd/system/greenlight-{TENANT}.service && echo unit").strip() == "unit"
+    assert SITE in _on_host(f"cat /etc/nginx/sites-enabled/greenlight-{TENANT}")
+    keycloak = _keycloak(tmp_path)
+    assert keycloak["clients"] == [[f"https://{SITE}/auth/openid_connect/callback"]]
+    assert keycloak["organizations"] == [TENANT]
+
+    # The same command again: recorded already, nothing changes on any host.
+    again, report = _meetfleet(*add)
+    assert again.returncode == 0, again.stderr[-3000:] + _logs(logs)
+    assert report["recorded"] is False
+    changed = {p["playbook"]: p["changed_hosts"] for p in report["apply"]["playbooks"] if p["changed"]}
+    assert changed == {}, changed
+
+    gone, report = _meetfleet("tenant", "remove", TENANT, "--force", *apply)
+    assert gone.returncode == 0, gone.stderr[-3000:] + _logs(logs)
+    assert report["apply"]["checks"] == []
+    assert _on_host(f"ls /etc/meetfleet-greenlight/{TENANT}.env /etc/systemd/system/greenlight-{TENANT}.service "
+                    f"/etc/nginx/sites-enabled/greenlight-{TENANT} 2>/dev/null") == ""
+    assert _keycloak(tmp_path)["clients"] == []
+    # The gateway no longer knows the tenant: its old secret opens nothing.
+    refused = smoke_checks((f"https://gw.lab/t/{TENANT}/bigbluebutton/api/", secret), [],
+                           {("gw.lab", 443): ("127.0.0.1", 19443)}, str(ca))
+    assert not refused[0].ok, refused
+    assert snapshot(inventory) == original  # the inventory as it was, byte for byte
