@@ -354,7 +354,7 @@ def test_the_archive_holds_no_secret_and_says_what_it_lacks(example_copy: Path, 
     assert all("s3cr3t" not in text for text in texts.values())
     manifest = json.loads(texts["manifest.json"])
     assert set(manifest["not_included"]) >= {"greenlight_database", "recordings", "secrets"}
-    assert manifest["source_inventory"] == "example" and manifest["version"] == 1
+    assert manifest["source_inventory"] == "example" and manifest["version"] == 2
 
 
 def test_a_bad_archive_is_bad_input_and_writes_nothing(example_copy: Path, standin: Standin,

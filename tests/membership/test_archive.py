@@ -14,7 +14,7 @@ import pytest
 
 from meetfleet.fleet import load_inventory
 from meetfleet.membership import ArchiveError, build_archive, export_of, parse_archive, read_archive, write_archive
-from meetfleet.membership.archive import MAX_MEMBER_BYTES
+from meetfleet.membership.archive import MAX_ARCHIVE_BYTES, MAX_MEMBER_BYTES, Playback, Recording
 from tests.conftest import EXAMPLE_INVENTORY
 
 
@@ -60,7 +60,7 @@ def test_the_same_export_gives_the_same_bytes() -> None:
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d["manifest.json"].update(version=2), "version 2"),
+    (lambda d: d["manifest.json"].update(version=3), "version 3"),
     (lambda d: d["manifest.json"].update(version=True), "version True"),
     (lambda d: d["manifest.json"].update(format="other"), "format"),
     (lambda d: d["manifest.json"].update(extra=1), "unknown key 'extra'"),
@@ -79,7 +79,7 @@ def test_a_changed_document_is_refused(change, message: str) -> None:
 
 def test_duplicate_keys_and_nan_are_refused() -> None:
     docs = {n: json.dumps(d) for n, d in _members(build_archive(_export())).items()}
-    duplicated = docs["manifest.json"].replace('"version": 1', '"version": 1, "version": 1')
+    duplicated = docs["manifest.json"].replace('"version": 2', '"version": 2, "version": 2')
     with pytest.raises(ArchiveError, match="duplicate key"):
         parse_archive(_pack({"manifest.json": duplicated.encode(), "tenant.json": docs["tenant.json"].encode()}))
     nan = docs["tenant.json"].replace('"max_rooms": 5', '"max_rooms": NaN')
@@ -120,7 +120,8 @@ def test_read_refuses_a_fifo_and_a_big_file_unread(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="not a regular file"):
         read_archive(fifo)
     big = tmp_path / "big.tar.gz"
-    big.write_bytes(b"\0" * (1024 * 1024 + 1))
+    with big.open("wb") as sparse:
+        sparse.truncate(MAX_ARCHIVE_BYTES + 1)
     with pytest.raises(ArchiveError, match="bigger than"):
         read_archive(big)
 
@@ -142,3 +143,52 @@ def test_the_members_mail_domains_travel_with_it() -> None:
     moved = parse_archive(build_archive(replace(export, tenant=tenant)))
     assert moved.tenant.sso_domains == ("bakery.example.org", "backstube.example.de")
     assert moved.record()["sso_domains"] == ["bakery.example.org", "backstube.example.de"]
+
+
+RECORDING = Recording(record_id="a1b2" * 10 + "-1700000000000", meeting_id="bakery-weekly", name="Weekly",
+                      state="published", published=True, start_time=1_700_000_000_000, end_time=1_700_003_600_000,
+                      playback=(Playback(format="presentation", url="https://bbb-eu-1.example.coop/playback/x"),))
+DUMP = b"PGDMP\x01\x0e\x00" + bytes(range(256)) * 40  # binary, as pg_dump's custom format is
+
+
+def test_the_data_members_round_trip_and_the_manifest_says_what_they_are() -> None:
+    export = replace(_export(), recordings=(RECORDING,), greenlight_dump=DUMP)
+    data = build_archive(export)
+    assert parse_archive(data) == export
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        assert sorted(tar.getnames()) == ["greenlight.pgdump", "manifest.json", "recordings.json", "tenant.json"]
+        assert tar.extractfile("greenlight.pgdump").read() == DUMP  # its own member, not base64
+        head = json.loads(tar.extractfile("manifest.json").read())
+    assert set(head["included"]) == {"tenant.json", "recordings.json", "greenlight.pgdump"}
+    assert "recordings" not in head["not_included"] and "greenlight_database" not in head["not_included"]
+    assert "greenlight_uploads" in head["not_included"]
+
+
+def test_an_absent_data_member_says_why_in_the_manifest() -> None:
+    export = replace(_export("cafe-montreal"), recordings=(),
+                     absent=(("greenlight_database", "it has no Greenlight of its own"),))
+    head = _members(build_archive(export))["manifest.json"]
+    assert head["not_included"]["greenlight_database"] == "it has no Greenlight of its own"
+    assert "recordings.json" in head["included"]
+    assert parse_archive(build_archive(export)).recordings == ()
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"greenlight.pgdump": b"-- plain SQL\nDROP TABLE users;\n"}, "not a pg_dump archive in custom format"),
+    ({"recordings.json": b'{"recordings": [{"record_id": "x"}]}'}, "recordings.json recordings.0"),
+    ({"recordings.json": b'{"recordings": [], "more": 1}'}, "unknown key 'more'"),
+    ({"recordings.json": b'{"recordings": {}}'}, "must be a list"),
+])
+def test_a_bad_data_member_is_refused(files: dict[str, bytes], message: str) -> None:
+    docs = {n: json.dumps(d).encode() for n, d in _members(build_archive(_export())).items()}
+    with pytest.raises(ArchiveError, match=message):
+        parse_archive(_pack({**docs, **files}))
+
+
+def test_a_version_1_archive_is_still_read_but_never_with_data_members() -> None:
+    docs = _members(build_archive(_export()))
+    docs["manifest.json"]["version"] = 1
+    packed = {n: json.dumps(d).encode() for n, d in docs.items()}
+    assert parse_archive(_pack(packed)).tenant.name == "bakery-collective"
+    with pytest.raises(ArchiveError, match="version 1 archive holds only"):
+        parse_archive(_pack({**packed, "greenlight.pgdump": DUMP}))

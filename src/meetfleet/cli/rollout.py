@@ -44,6 +44,19 @@ def _routes(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...
         raise click.BadParameter(str(exc)) from None
 
 
+# How this machine reaches the fleet's HTTPS services (smoke checks, an export's recordings).
+connect_to_option = click.option(
+    "--connect-to", "routes", multiple=True, callback=_routes, metavar="HOST:PORT:ADDRESS:PORT",
+    help="Reach HOST:PORT at ADDRESS:PORT, TLS still checked for HOST (as curl's --connect-to; repeatable).")
+ca_file_option = click.option("--ca-file", type=click.Path(dir_okay=False, exists=True),
+                              help="Trust these CA certificates instead of the system's.")
+
+
+def ansible_playbook() -> list[str]:
+    """The ansible-playbook beside this meetfleet (the same virtualenv), else the PATH's."""
+    return [shutil.which("ansible-playbook") or str(Path(sys.executable).parent / "ansible-playbook")]
+
+
 def apply_options(func: Callable) -> Callable:
     """The --apply options, handed to the command as one `rollout: ApplyOptions`."""
     options = [
@@ -56,11 +69,8 @@ def apply_options(func: Callable) -> Callable:
                      help="With --apply: each playbook's output goes to LOGS/NAME.log."),
         click.option("--apply-timeout", "apply_timeout", default=3600.0, show_default=True,
                      type=click.FloatRange(60, 14400), help="With --apply: seconds one playbook may run."),
-        click.option("--connect-to", "routes", multiple=True, callback=_routes, metavar="HOST:PORT:ADDRESS:PORT",
-                     help="Smoke checks: reach HOST:PORT at ADDRESS:PORT, TLS still checked for HOST (as curl's "
-                          "--connect-to; repeatable)."),
-        click.option("--ca-file", type=click.Path(dir_okay=False, exists=True),
-                     help="Smoke checks: trust these CA certificates instead of the system's."),
+        connect_to_option,
+        ca_file_option,
         click.option("--site-check/--no-site-check", default=True, show_default=True,
                      help="Smoke checks: its own Greenlight's health check (the lab has no Greenlight image)."),
     ]
@@ -92,7 +102,6 @@ def apply_change(waves: list[list[Job]], after: Fleet, name: str, inventory_dir:
                  as_json: bool, rerun: str) -> dict[str, Any]:
     """Run `waves` (meetfleet.rollout.plan's), then, when tenant `name` is still in the fleet,
     the smoke checks. The report as JSON; exit 1 on a failed playbook or check, naming `rerun`."""
-    binary = shutil.which("ansible-playbook") or str(Path(sys.executable).parent / "ansible-playbook")
     started = time.monotonic()
     if waves:
         plan = " then ".join(" + ".join(f"{job.playbook} on {', '.join(job.hosts)}" for job in wave) for wave in waves)
@@ -102,8 +111,8 @@ def apply_change(waves: list[list[Job]], after: Fleet, name: str, inventory_dir:
         state = "ok" if run.ok else f"FAILED (exit {run.returncode})"
         say(f"  {run.playbook}: {state} after {run.seconds} s, {run.changed} changed", err=True)
 
-    runs = run_waves(waves, rollout.playbooks_dir, [binary, "-i", str(inventory_dir)], rollout.log_dir, finished,
-                     cwd=Path.cwd(), timeout=rollout.timeout)
+    runs = run_waves(waves, rollout.playbooks_dir, [*ansible_playbook(), "-i", str(inventory_dir)], rollout.log_dir,
+                     finished, cwd=Path.cwd(), timeout=rollout.timeout)
     report: dict[str, Any] = {"playbooks": [run.as_dict() for run in runs],
                               "changed": sum(run.changed for run in runs)}
     if not as_json and runs:

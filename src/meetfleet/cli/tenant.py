@@ -4,8 +4,10 @@ written atomically; a refusal writes nothing. docs/tenants.md."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +28,21 @@ from meetfleet.cli.output import (
 )
 from meetfleet.cli.placement import check_placement_input, decide_or_exit, decision_json
 from meetfleet.cli.placement import explain as explain_placement
-from meetfleet.cli.rollout import ApplyOptions, apply_change, apply_options, check_playbooks
+from meetfleet.cli.rollout import (
+    ApplyOptions,
+    ansible_playbook,
+    apply_change,
+    apply_options,
+    ca_file_option,
+    check_playbooks,
+    connect_to_option,
+)
 from meetfleet.fleet import Fleet, Tenant, load_inventory
 from meetfleet.fleet.model import Gateway, Name, Sso
 from meetfleet.fleet.writer import InventoryEdit, edit_inventory
 from meetfleet.greenlight import GreenlightError, dedicated_host
 from meetfleet.greenlight import secret_variable as greenlight_secret_variable
-from meetfleet.membership import ArchiveError, build_archive, export_of, read_archive, write_archive
+from meetfleet.membership import ArchiveError, Export, build_archive, collect, export_of, read_archive, write_archive
 from meetfleet.membership.archive import NOT_INCLUDED
 from meetfleet.placement import Decision, Observations, PlacementSettings
 from meetfleet.placement.move import (
@@ -44,8 +54,38 @@ from meetfleet.placement.move import (
     state_refusal,
 )
 from meetfleet.rollout.plan import readers_of, tenant_rollout
+from meetfleet.rollout.smoke import Route
 
 _NAME = TypeAdapter(Name)
+
+
+@dataclass(frozen=True)
+class WithData:
+    """--with-data: where the recordings and the database are fetched from, and how."""
+
+    playbooks_dir: Path
+    routes: dict[Route, Route]
+    ca_file: str | None
+
+
+def with_data_options(func: Callable) -> Callable:
+    """--with-data and how to reach what it fetches, handed on as `with_data: WithData | None`."""
+    @functools.wraps(func)
+    def wrapped(*args: Any, with_data: bool, data_playbooks: Path, routes: dict[Route, Route], ca_file: str | None,
+                **kwargs: Any) -> Any:
+        return func(*args, with_data=WithData(data_playbooks, routes, ca_file) if with_data else None, **kwargs)
+
+    for option in reversed([
+        click.option("--with-data", is_flag=True,
+                     help="Also its recordings list (through the gateway, as the tenant) and its own Greenlight's "
+                          "database (pg_dump on its host, playbooks/greenlight_dump.yml)."),
+        click.option("--playbooks", "data_playbooks", default="playbooks", show_default=True,
+                     type=click.Path(file_okay=False, path_type=Path),
+                     help="With --with-data: the directory of greenlight_dump.yml."),
+        connect_to_option, ca_file_option]):
+        wrapped = option(wrapped)
+    return wrapped
+
 
 
 @click.group()
@@ -440,12 +480,14 @@ def known_tenant(fleet: Fleet, name: str, inventory_dir: Path) -> Tenant:
               help="Write the tenant's export archive to FILE first (refused if FILE exists).")
 @click.option("--force", is_flag=True, help="Remove it without asking the capacity source whether it has "
                                            "running meetings.")
+@click.option("--with-data", is_flag=True, help="With --export: also its recordings list and its own Greenlight's "
+                                               "database (reached as --apply's options say).")
 @apply_options
 @inventory_option
 @capacity_source_options
 @json_option
 def remove(name: str, export_file: Path | None, force: bool, inventory_dir: Path, observe: Observe,
-           settings: PlacementSettings, as_json: bool, rollout: ApplyOptions) -> None:
+           settings: PlacementSettings, as_json: bool, rollout: ApplyOptions, with_data: bool) -> None:
     """Remove tenant NAME: its record in fleet_tenants and its gateway secret in the vault.
 
     Refused while the capacity source sees it running meetings (any load now), or cannot tell
@@ -453,6 +495,8 @@ def remove(name: str, export_file: Path | None, force: bool, inventory_dir: Path
     1 when refused by the fleet's state or the export failed (nothing removed), 2 on bad input.
     """
     del settings  # the capacity source is asked for the tenant's load now only
+    if with_data and export_file is None:
+        bad_input("--with-data goes with --export FILE (what the archive holds)", kind="usage")
     check_playbooks(rollout)
     with edit_inventory(inventory_dir, f"remove tenant {name}") as edit:
         fleet = edit.fleet
@@ -467,7 +511,8 @@ def remove(name: str, export_file: Path | None, force: bool, inventory_dir: Path
         else:
             refuse_running(fleet, gone, observe)
         if export_file is not None:
-            write_export(fleet, name, inventory_dir, export_file)
+            write_export(fleet, name, inventory_dir, export_file,
+                         WithData(rollout.playbooks_dir, rollout.routes, rollout.ca_file) if with_data else None)
     result = {"tenant": name, "removed": True, "bbb_server": gone.bbb_server,
               "secrets_removed": [{"variable": variable, "file": str(path)} for variable, path in removed.items()],
               "export": None if export_file is None else str(export_file), "checked_meetings": not force}
@@ -515,9 +560,33 @@ def refuse_running(fleet: Fleet, tenant: Tenant, observe: Observe) -> None:
 # --- tenant export / import -------------------------------------------------------------
 
 
-def write_export(fleet: Fleet, name: str, inventory_dir: Path, output: Path) -> Path:
+def export_data(fleet: Fleet, name: str, inventory_dir: Path, with_data: WithData) -> dict[str, Any]:
+    """The data members of tenant `name`'s export, or why one is absent; exit 1 if a fetch fails."""
+    found: dict[str, Any] = {}
+    absent = []
+    try:
+        found["recordings"] = collect.recordings(fleet, name, inventory_dir, with_data.routes, with_data.ca_file)
+    except collect.NotAvailable as exc:
+        absent.append(("recordings", str(exc)))
+    except collect.CollectError as exc:
+        fail(f"export of {name}: its recordings: {exc}; nothing was written", kind="export_failed")
+    try:
+        found["greenlight_dump"] = collect.greenlight_database(fleet, name, inventory_dir, with_data.playbooks_dir,
+                                                               ansible_playbook())
+    except collect.NotAvailable as exc:
+        absent.append(("greenlight_database", str(exc)))
+    except collect.CollectError as exc:
+        fail(f"export of {name}: its Greenlight database: {exc}; nothing was written", kind="export_failed")
+    return {**found, "absent": tuple(absent)}
+
+
+def write_export(fleet: Fleet, name: str, inventory_dir: Path, output: Path,
+                 with_data: WithData | None = None) -> Path:
     """Write tenant `name`'s archive to `output` (never over an existing file). Exit 1 if it fails."""
-    data = build_archive(export_of(fleet, name, inventory_dir.resolve().name))
+    export = export_of(fleet, name, inventory_dir.resolve().name)
+    if with_data is not None:
+        export = replace(export, **export_data(fleet, name, inventory_dir, with_data))
+    data = build_archive(export)
     try:
         write_archive(output, data)
     except FileExistsError:
@@ -533,14 +602,16 @@ def write_export(fleet: Fleet, name: str, inventory_dir: Path, output: Path) -> 
 @click.option("--all", "everyone", is_flag=True, help="Every tenant, one archive each (NAME.tar.gz in DIR).")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path), metavar="FILE|DIR",
               help="The archive to write (with --all: the directory to write them into; made if missing).")
+@with_data_options
 @inventory_option
 @json_option
-def export_command(name: str | None, everyone: bool, output: Path, inventory_dir: Path, as_json: bool) -> None:
-    """Write tenant NAME's export archive (docs/tenants.md): its record and plan, no secret.
+def export_command(name: str | None, everyone: bool, output: Path, inventory_dir: Path, as_json: bool,
+                   with_data: WithData | None) -> None:
+    """Write tenant NAME's export archive (docs/tenants.md): its record and plan, no secret;
+    with --with-data also its recordings list and its own Greenlight's database.
 
-    The Greenlight database and the recordings list are not in it yet (the manifest says
-    why). Existing files are never overwritten. Exit 0 once written, 1 when writing fails,
-    2 on bad input.
+    What is not in it, the manifest says, and why. Existing files are never overwritten.
+    Exit 0 once written, 1 when writing or fetching fails (nothing written), 2 on bad input.
     """
     if everyone == (name is not None):
         bad_input("give a tenant NAME or --all (not both)", kind="usage")
@@ -564,15 +635,18 @@ def export_command(name: str | None, everyone: bool, output: Path, inventory_dir
             fail(f"cannot make {output}: {exc.strerror or exc}", kind="export_failed")
     written = []
     for tenant_name, path in targets.items():
-        write_export(fleet, tenant_name, inventory_dir, path)
+        write_export(fleet, tenant_name, inventory_dir, path, with_data)
         written.append({"tenant": tenant_name, "file": str(path)})
         if not as_json:
             say(f"exported {tenant_name} to {path}")
     if as_json:
-        print_json({"exported": written, "not_included": NOT_INCLUDED})
+        print_json({"exported": written, "with_data": with_data is not None,
+                    "not_included": {key: why for key, why in NOT_INCLUDED.items()
+                                     if with_data is None or key not in ("recordings", "greenlight_database")}})
     else:
-        say("not included: the Greenlight database and the recordings list (not built yet), secrets and the "
-            "placement (the importing fleet makes its own); each archive's manifest says why")
+        say(("not included: " if with_data is not None else
+             "not included: the recordings list and the Greenlight database (--with-data adds them), ")
+            + "secrets and the placement (the importing fleet makes its own); each archive's manifest says why")
 
 
 def mapping(option: str, values: tuple[str, ...]) -> tuple[dict[str, str], str | None]:
@@ -634,6 +708,18 @@ def import_command(files: tuple[Path, ...], plans: tuple[str, ...], regions: tup
         print_json({"imported": imported})
 
 
+def data_notes(exported: Export, path: Path) -> list[str]:
+    """What the archive carries beyond the record, and what the importing cooperative does with it."""
+    notes = []
+    if exported.greenlight_dump is not None:
+        notes.append(f"its Greenlight database ({len(exported.greenlight_dump):,} bytes) is in {path.name}: once its "
+                     "instance runs here, restore it on that host (docs/tenants.md, \"Moving a member's data\")")
+    if exported.recordings is not None:
+        notes.append(f"{len(exported.recordings)} recordings listed in {path.name}; their files stay on the old "
+                     "fleet's BBB servers until copied (docs/tenants.md)")
+    return notes
+
+
 def import_one(path: Path, inventory_dir: Path, plan_all: str | None, plan_map: dict[str, str],
                region_all: str | None, region_map: dict[str, str], observe: Callable[[Fleet], Observations],
                settings: PlacementSettings, *, as_json: bool, explain: bool) -> dict[str, Any]:
@@ -673,8 +759,12 @@ def import_one(path: Path, inventory_dir: Path, plan_all: str | None, plan_map: 
                                                 "timezone", "origin_server_names", "limits") if key in fields}
         fields, gateway, decision, observations = place_new_tenant(edit, name, ordered, observe, settings,
                                                                    as_json=as_json, explain=explain)
+    notes.extend(data_notes(exported, path))
     result = {"tenant": name, "file": str(path), **fields, "notes": notes, "gateway": gateway,
-              "placement": decision_json(decision, observations)}
+              "placement": decision_json(decision, observations),
+              "data": {"recordings": None if exported.recordings is None else len(exported.recordings),
+                       "greenlight_dump_bytes": None if exported.greenlight_dump is None else
+                       len(exported.greenlight_dump)}}
     if not as_json:
         say(emphasis("imported tenant ", (name, "bold"), f" on {decision.chosen} in {inventory_dir}"))
         for note in notes:

@@ -20,8 +20,11 @@ def read_archive(path: Path) -> Export:
     # O_NONBLOCK: opening a FIFO must not hang; fstat then refuses anything but a regular file.
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
             raise ArchiveError(f"{path} is not a regular file")
+        if status.st_size > MAX_ARCHIVE_BYTES:  # refused unread (the read below is bounded too)
+            raise ArchiveError(f"{path} is bigger than {MAX_ARCHIVE_BYTES} bytes: not an export archive")
         data = file.read(MAX_ARCHIVE_BYTES + 1)
     if len(data) > MAX_ARCHIVE_BYTES:
         raise ArchiveError(f"{path} is bigger than {MAX_ARCHIVE_BYTES} bytes: not an export archive")

@@ -75,7 +75,7 @@ class ConnectTo(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def _transport(routes: Mapping[Route, Route], ca_file: str | None) -> httpx.AsyncBaseTransport:
+def transport(routes: Mapping[Route, Route], ca_file: str | None) -> httpx.AsyncBaseTransport:
     context = ssl.create_default_context(cafile=ca_file)
     return ConnectTo(routes, httpx.AsyncHTTPTransport(verify=context))
 
@@ -108,10 +108,10 @@ async def site_check(http: httpx.AsyncClient, site: str) -> Check:
 async def _run(gateway: tuple[str, str] | None, sites: list[str], routes: Mapping[Route, Route],
                ca_file: str | None) -> list[Check]:
     checks = []
-    async with BbbClient(TIMEOUT, transport=_transport(routes, ca_file)) as client:
+    async with BbbClient(TIMEOUT, transport=transport(routes, ca_file)) as client:
         if gateway is not None:
             checks.append(await gateway_check(client, *gateway))
-    async with httpx.AsyncClient(transport=_transport(routes, ca_file), timeout=TIMEOUT,
+    async with httpx.AsyncClient(transport=transport(routes, ca_file), timeout=TIMEOUT,
                                  follow_redirects=False) as http:
         checks.extend(await asyncio.gather(*(site_check(http, site) for site in sites)))
     return checks
