@@ -24,6 +24,7 @@ import pytest
 
 from meetfleet.fleet.model import Gateway
 from meetfleet.fleet.vault import read_fleet_secret
+from meetfleet.membership import read_archive
 from meetfleet.rollout.smoke import smoke_checks
 from tests.conftest import LAB_INVENTORY, REPO
 from tests.helpers import snapshot
@@ -142,3 +143,47 @@ def test_tenant_add_apply_onboards_a_member_and_remove_apply_takes_it_back(appli
                            {("gw.lab", 443): ("127.0.0.1", 19443)}, str(ca))
     assert not refused[0].ok, refused
     assert snapshot(inventory) == original  # the inventory as it was, byte for byte
+
+
+def _psql(database: str, sql: str) -> str:
+    done = subprocess.run(["podman", "exec", HOST, "runuser", "-u", "postgres", "--", "psql", "-XAtq", "-v",
+                           "ON_ERROR_STOP=1", "-d", database, "-c", sql], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_export_with_data_carries_the_greenlight_database_and_the_recordings_list(applied_lab: Path,
+                                                                                   tmp_path: Path):
+    """bakery-collective's Greenlight database on rooms-eu.lab, with a marker row, dumped by
+    `tenant export --with-data` (playbooks/greenlight_dump.yml) and restored from the archive
+    into a new database there: the row is back. Its recordings list comes from the real
+    gateway, as the tenant. Nothing is left on the host."""
+    tenant, database = "bakery-collective", "greenlight_bakery_collective"
+    _psql(database, "CREATE TABLE lab_export_marker (member text); INSERT INTO lab_export_marker VALUES ('bakery')")
+    try:
+        certificate = subprocess.run(["podman", "exec", "gw.lab", "cat", "/etc/letsencrypt/live/gw.lab/fullchain.pem"],
+                                     capture_output=True, text=True, timeout=60)
+        (tmp_path / "gw.pem").write_text(certificate.stdout)
+        archive = tmp_path / f"{tenant}.tar.gz"
+        done, report = _meetfleet("tenant", "export", tenant, "--output", str(archive), "--with-data",
+                                  "--inventory", str(LAB_INVENTORY), "--connect-to", ROUTE,
+                                  "--ca-file", str(tmp_path / "gw.pem"), timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert report["with_data"] is True and report["exported"] == [{"tenant": tenant, "file": str(archive)}]
+        exported = read_archive(archive)
+        assert exported.recordings is not None  # the gateway's answer, parsed (the lab's stand-in records none)
+        assert exported.greenlight_dump is not None and exported.greenlight_dump.startswith(b"PGDMP")
+        copy = subprocess.run(["podman", "exec", "-i", HOST, "sh", "-c", "cat > /tmp/lab-restore.pgdump"],
+                              input=exported.greenlight_dump, capture_output=True, timeout=60)
+        assert copy.returncode == 0, copy.stderr
+        _psql("postgres", "CREATE DATABASE lab_export_restore")
+        restore = subprocess.run(["podman", "exec", HOST, "runuser", "-u", "postgres", "--", "pg_restore", "--no-owner",
+                                  "-d", "lab_export_restore", "/tmp/lab-restore.pgdump"],
+                                 capture_output=True, text=True, timeout=120)
+        assert restore.returncode == 0, restore.stderr
+        assert _psql("lab_export_restore", "SELECT member FROM lab_export_marker") == "bakery"
+        assert _on_host("ls /var/lib/postgresql/meetfleet-export/").strip() == ""  # the dump did not stay
+    finally:
+        _psql(database, "DROP TABLE IF EXISTS lab_export_marker")
+        _psql("postgres", "DROP DATABASE IF EXISTS lab_export_restore")
+        _on_host("rm -f /tmp/lab-restore.pgdump")
