@@ -32,3 +32,13 @@ def snapshot(directory: Path) -> dict[str, bytes]:
     """Every file under `directory`, byte for byte: to prove nothing was written."""
     return {str(p.relative_to(directory)): p.read_bytes()
             for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def with_gateway(inventory: Path, url: str, secrets: dict[str, str]) -> Path:
+    """The inventory with fleet_gateway at `url` and a plain lab-style vault (0600) holding
+    `secrets` (variable: value)."""
+    (inventory / "group_vars/all/gateway.yml").write_text(f"fleet_gateway:\n  url: {url}\n")
+    vault = inventory / "group_vars/all/vault.yml"
+    vault.write_text("".join(f"{key}: {value}\n" for key, value in secrets.items()))
+    vault.chmod(0o600)
+    return inventory

@@ -22,7 +22,7 @@ from meetfleet.testing import bbb_standin
 from meetfleet.testing.bbb_standin import TestServer
 from tests.cli.conftest import CA1, Standin
 from tests.conftest import LAB_INVENTORY
-from tests.helpers import run, snapshot
+from tests.helpers import run, snapshot, with_gateway
 from tests.rollout.ansible_standin import calls, fake_ansible
 from tests.rollout.tls_servers import self_signed, tls
 
@@ -32,11 +32,7 @@ VARIABLE = "vault_gateway_secret_choir_quebec"
 
 @pytest.fixture
 def inventory(example_copy: Path) -> Path:
-    (example_copy / "group_vars/all/gateway.yml").write_text(f"fleet_gateway:\n  url: https://{GATEWAY}\n")
-    vault = example_copy / "group_vars/all/vault.yml"
-    vault.write_text("vault_coturn_secret: abc123abc123abc123\n")
-    vault.chmod(0o600)
-    return example_copy
+    return with_gateway(example_copy, f"https://{GATEWAY}", {"vault_coturn_secret": "abc123abc123abc123"})
 
 
 @pytest.fixture

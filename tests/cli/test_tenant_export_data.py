@@ -17,7 +17,7 @@ from meetfleet.testing import bbb_standin
 from meetfleet.testing.bbb_standin import StandinRecording, TestServer
 from tests.cli.conftest import Standin
 from tests.conftest import EXAMPLE_INVENTORY
-from tests.helpers import run
+from tests.helpers import run, with_gateway
 from tests.membership.test_collect import dump_standin
 from tests.rollout.tls_servers import self_signed, tls
 
@@ -27,12 +27,8 @@ GATEWAY = "gw.example.invalid"
 
 @pytest.fixture
 def inventory(example_copy: Path) -> Path:
-    (example_copy / "group_vars/all/gateway.yml").write_text(f"fleet_gateway:\n  url: https://{GATEWAY}\n")
-    vault = example_copy / "group_vars/all/vault.yml"
-    vault.write_text("".join(f"vault_gateway_secret_{name}: {SECRET}\n" for name in ("cafe_montreal",
-                                                                                  "bakery_collective")))
-    vault.chmod(0o600)
-    return example_copy
+    return with_gateway(example_copy, f"https://{GATEWAY}", {f"vault_gateway_secret_{name}": SECRET
+                                                             for name in ("cafe_montreal", "bakery_collective")})
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from meetfleet.fleet import load_inventory
 from meetfleet.membership import collect
 from meetfleet.testing import bbb_standin
 from meetfleet.testing.bbb_standin import StandinRecording, TestServer
+from tests.helpers import with_gateway
 from tests.rollout.tls_servers import self_signed, tls
 
 SECRET = "ab" * 32
@@ -22,11 +23,7 @@ GATEWAY = "gw.example.invalid"
 
 @pytest.fixture
 def inventory(example_copy: Path) -> Path:
-    (example_copy / "group_vars/all/gateway.yml").write_text(f"fleet_gateway:\n  url: https://{GATEWAY}\n")
-    vault = example_copy / "group_vars/all/vault.yml"
-    vault.write_text(f"vault_gateway_secret_bakery_collective: {SECRET}\n")
-    vault.chmod(0o600)
-    return example_copy
+    return with_gateway(example_copy, f"https://{GATEWAY}", {"vault_gateway_secret_bakery_collective": SECRET})
 
 
 def test_the_recordings_come_from_the_tenants_gateway_endpoint(inventory: Path, tmp_path: Path, monkeypatch):

@@ -239,11 +239,15 @@ def apply_recorded(before: Fleet, name: str, inventory_dir: Path, rollout: Apply
                         rerun=f"run `meetfleet {command} --apply` again (it applies what is recorded)")
 
 
-def apply_rerun(fleet: Fleet, name: str, field: str, inventory_dir: Path, rollout: ApplyOptions,
-                as_json: bool) -> dict[str, Any]:
-    """--apply with nothing to record: the readers of `field` brought to the record as it is."""
-    return apply_change(readers_of(fleet, fleet, name, frozenset({field})), fleet, name, inventory_dir, rollout,
-                        as_json=as_json, rerun="run it again")
+def unchanged(fleet: Fleet, name: str, field: str, value: str, inventory_dir: Path, rollout: ApplyOptions,
+              as_json: bool, already: str) -> None:
+    """`tenant move|plan` asked for what is recorded: nothing to write; with --apply (a rerun)
+    the readers of `field` are brought to the record as it is, the lock already released."""
+    result: dict[str, Any] = {"tenant": name, field: value, "previous": value, "changed": False}
+    if rollout.apply:
+        result["apply"] = apply_change(readers_of(fleet, fleet, name, frozenset({field})), fleet, name, inventory_dir,
+                                       rollout, as_json=as_json, rerun="run it again")
+    print_json(result) if as_json else say(f"{already}; nothing to change")
 
 
 def tell_gateway(gateway: dict[str, str] | None) -> None:
@@ -334,10 +338,7 @@ def move(name: str, target: str, force: bool, explain: bool, inventory_dir: Path
                 refuse_move(fleet, moving, target, observe, settings, explain=explain and not as_json)
             edit.set_tenant(name, {"bbb_server": target}, create=False)
     if previous == target:
-        result: dict[str, Any] = {"tenant": name, "bbb_server": target, "previous": previous, "changed": False}
-        if rollout.apply:  # a rerun: what reads its server is brought to it again (the lock released)
-            result["apply"] = apply_rerun(fleet, name, "bbb_server", inventory_dir, rollout, as_json)
-        print_json(result) if as_json else say(f"{name} is already on {target}; nothing to change")
+        unchanged(fleet, name, "bbb_server", target, inventory_dir, rollout, as_json, f"{name} is already on {target}")
         return
     applied = apply_recorded(fleet, name, inventory_dir, rollout, as_json, f"tenant move {name} --to {target}")
     if as_json:
@@ -427,10 +428,8 @@ def plan_command(name: str, new_plan: str, explain: bool, inventory_dir: Path, o
                     refuse_plan(moving, new_plan, verdict)
             edit.set_tenant(name, {"plan": new_plan}, create=False)
     if previous == new_plan:
-        result: dict[str, Any] = {"tenant": name, "plan": new_plan, "previous": previous, "changed": False}
-        if rollout.apply:  # a rerun: what reads the plan is brought to it again (the lock released)
-            result["apply"] = apply_rerun(fleet, name, "plan", inventory_dir, rollout, as_json)
-        print_json(result) if as_json else say(f"{name} is already on plan {new_plan}; nothing to change")
+        unchanged(fleet, name, "plan", new_plan, inventory_dir, rollout, as_json,
+                  f"{name} is already on plan {new_plan}")
         return
     caps = dict(zip(("max_concurrent_users", "max_rooms", "max_meeting_minutes"),
                     fleet.tenant_caps(moving.model_copy(update={"plan": new_plan})), strict=True))
