@@ -71,9 +71,9 @@ def test_a_wrong_secret_and_a_failing_site_fail_their_checks_and_name_why(server
     bbb, site, ca = servers
     Health.status = 503
     checks = smoke_checks((f"https://{GATEWAY}/bigbluebutton/api/", "not-the-secret"), [SITE], routes(bbb, site),
-                          str(ca))
+                          str(ca), reload_wait=2)
     assert [(c.name, c.ok) for c in checks] == [("gateway", False), ("site", False)]
-    assert "create refused" in checks[0].detail and "checksumError" in checks[0].detail
+    assert "create refused (asked for 2 s)" in checks[0].detail and "checksumError" in checks[0].detail
     assert checks[1].detail == "HTTP 503"
     assert "not-the-secret" not in repr(checks)
 
@@ -96,3 +96,17 @@ def test_a_connect_to_that_is_not_host_port_address_port_is_refused(value):
 
 def test_connect_to_keeps_ipv6_addresses_whole():
     assert parse_connect_to("gw.lab:443:[::1]:19443") == (("gw.lab", 443), ("::1", 19443))
+
+
+def test_a_gateway_that_learns_the_tenant_a_moment_later_passes(servers):
+    """A just-reloaded gateway answers a tenant it does not know yet as a wrong secret."""
+    bbb, site, ca = servers
+    bbb.httpd.secret = "the-secret-before-the-reload"
+    learned = threading.Timer(1.5, lambda: setattr(bbb.httpd, "secret", SECRET))
+    learned.start()
+    try:
+        checks = smoke_checks((f"https://{GATEWAY}/bigbluebutton/api/", SECRET), [], routes(bbb, site), str(ca),
+                              reload_wait=20)
+    finally:
+        learned.cancel()
+    assert [(c.name, c.ok) for c in checks] == [("gateway", True)], checks

@@ -20,12 +20,14 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 import httpx
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from meetfleet.bbb.client import BbbClient, BbbEndpoint
 from meetfleet.bbb.errors import BbbError
 
 SMOKE_PREFIX = "meetfleet-smoke-"
 TIMEOUT = 15.0  # seconds a peer may take to answer one call
+RELOAD_WAIT = 30.0  # seconds a just-reloaded gateway may take to know a new tenant
 
 Route = tuple[str, int]
 
@@ -80,13 +82,25 @@ def transport(routes: Mapping[Route, Route], ca_file: str | None) -> httpx.Async
     return ConnectTo(routes, httpx.AsyncHTTPTransport(verify=context))
 
 
-async def gateway_check(client: BbbClient, api_url: str, secret: str) -> Check:
+def _not_known_yet(exc: BaseException) -> bool:
+    return isinstance(exc, BbbError) and exc.message_key == "checksumError"
+
+
+async def gateway_check(client: BbbClient, api_url: str, secret: str, reload_wait: float = RELOAD_WAIT) -> Check:
     endpoint = BbbEndpoint(api_url, secret)
     meeting = SMOKE_PREFIX + secrets.token_hex(4)
+    # A gateway that has just been told to reload (systemctl reload returns once the signal
+    # is sent) answers a tenant it does not know yet as a wrong secret: checksumError. Asked
+    # again for a while; a secret that is really wrong fails after that.
+    retrying = AsyncRetrying(retry=retry_if_exception(_not_known_yet), stop=stop_after_delay(reload_wait),
+                             wait=wait_fixed(1), reraise=True)
     try:
-        await client.create(endpoint, meeting, "meetfleet smoke check", duration_minutes=1)
+        async for attempt in retrying:
+            with attempt:
+                await client.create(endpoint, meeting, "meetfleet smoke check", duration_minutes=1)
     except BbbError as exc:
-        return Check("gateway", api_url, False, f"create refused: {exc}")
+        waited = f" (asked for {reload_wait:.0f} s)" if _not_known_yet(exc) else ""
+        return Check("gateway", api_url, False, f"create refused{waited}: {exc}")
     try:
         await client.end(endpoint, meeting)
     except BbbError as exc:
@@ -106,11 +120,11 @@ async def site_check(http: httpx.AsyncClient, site: str) -> Check:
 
 
 async def _run(gateway: tuple[str, str] | None, sites: list[str], routes: Mapping[Route, Route],
-               ca_file: str | None) -> list[Check]:
+               ca_file: str | None, reload_wait: float) -> list[Check]:
     checks = []
     async with BbbClient(TIMEOUT, transport=transport(routes, ca_file)) as client:
         if gateway is not None:
-            checks.append(await gateway_check(client, *gateway))
+            checks.append(await gateway_check(client, *gateway, reload_wait=reload_wait))
     async with httpx.AsyncClient(transport=transport(routes, ca_file), timeout=TIMEOUT,
                                  follow_redirects=False) as http:
         checks.extend(await asyncio.gather(*(site_check(http, site) for site in sites)))
@@ -118,9 +132,9 @@ async def _run(gateway: tuple[str, str] | None, sites: list[str], routes: Mappin
 
 
 def smoke_checks(gateway: tuple[str, str] | None, sites: list[str], routes: Mapping[Route, Route] | None = None,
-                 ca_file: str | None = None) -> list[Check]:
+                 ca_file: str | None = None, reload_wait: float = RELOAD_WAIT) -> list[Check]:
     """Each check's verdict. `gateway`: the tenant's endpoint and its secret, or None."""
-    return asyncio.run(_run(gateway, sites, routes or {}, ca_file))
+    return asyncio.run(_run(gateway, sites, routes or {}, ca_file, reload_wait))
 
 
 def site_of(origin_server_names: list[str]) -> str:
