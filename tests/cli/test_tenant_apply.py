@@ -57,6 +57,7 @@ def _apply_args(playbooks: Path, tmp_path: Path, *extra: str) -> list[str]:
 
 def _add(inventory: Path, standin: Standin, *extra: str):
     return run("tenant", "add", "choir-quebec", "--plan", "small", "--region", "ca", "--exporter", standin.url,
+               "--origin-server-name", "choir.example.coop", "--sso-domain", "choir.example.coop",
                "--inventory", str(inventory), *extra)
 
 
@@ -91,8 +92,10 @@ def test_a_failed_playbook_keeps_the_record_and_a_rerun_applies_it_without_placi
                for command in error["commands"])
     assert load_inventory(inventory).tenants["choir-quebec"].bbb_server == CA1  # the record stays
     # Exactly the hosts that read the tenant: Keycloak and Nextcloud (no gateway host in this
-    # inventory, no Greenlight of its own, and a real BBB server reads no tenant).
+    # inventory, no Greenlight of its own, and a real BBB server reads no tenant); sso.yml
+    # failed, so the monitoring host's wave was not started.
     assert sorted(line.split(" args: ")[0] for line in calls(ansible_bin)) == ["nextcloud.yml", "sso.yml"]
+    assert error["not_run"] == ["monitoring.yml"]
 
     fake_ansible(ansible_bin)
     start, ca = gateway_standin
@@ -144,7 +147,7 @@ def test_remove_apply_runs_the_same_playbooks_and_no_smoke_check(inventory, stan
                   *_apply_args(playbooks, tmp_path))
     assert removed.exit_code == 0, removed.output
     report = json.loads(removed.stdout)
-    assert [p["playbook"] for p in report["apply"]["playbooks"]] == ["sso.yml", "nextcloud.yml"]
+    assert [p["playbook"] for p in report["apply"]["playbooks"]] == ["sso.yml", "nextcloud.yml", "monitoring.yml"]
     assert report["apply"]["checks"] == []
     assert "choir-quebec" not in load_inventory(inventory).tenants
 

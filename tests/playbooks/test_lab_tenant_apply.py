@@ -92,8 +92,12 @@ def _logs(directory: Path) -> str:
 
 
 def test_tenant_add_apply_onboards_a_member_and_remove_apply_takes_it_back(applied_lab: Path, tmp_path: Path):
-    inventory = tmp_path / "lab"
+    # The copy sits as inventories/lab does: its connection settings find the lab's key and
+    # artifacts at {{ inventory_dir }}/../../.lab and .lab-artifacts.
+    inventory = tmp_path / "inventories" / "lab"
     shutil.copytree(LAB_INVENTORY, inventory)
+    for made in (".lab", ".lab-artifacts"):
+        (tmp_path / made).symlink_to(REPO / made)
     original = snapshot(inventory)
     certificate = subprocess.run(["podman", "exec", "gw.lab", "cat", "/etc/letsencrypt/live/gw.lab/fullchain.pem"],
                                  capture_output=True, text=True, timeout=60)

@@ -42,14 +42,16 @@ def test_a_dedicated_tenant_in_the_lab_touches_its_greenlight_host_its_lab_serve
     assert tenant_rollout(with_tenant(lab, tenant), lab, tenant.name) == waves
 
 
-def test_a_shared_tenant_on_real_hosts_touches_no_greenlight_no_bbb_server_and_no_monitoring(example):
+def test_a_shared_tenant_on_real_hosts_touches_no_greenlight_and_no_bbb_server(example):
     tenant = Tenant(name="lone-translator", plan="small", region="eu", bbb_server="bbb-eu-1.example.coop")
     waves = tenant_rollout(example, with_tenant(example, tenant), tenant.name)
-    # No gateway in the example fleet; a real BBB server reads no tenant; nothing to probe.
-    assert waves == [[Job("sso.yml", ("sso.example.coop",)), Job("nextcloud.yml", ("cloud.example.coop",))]]
+    # No gateway in the example fleet; a real BBB server reads no tenant; the capacity
+    # exporter on the monitoring host attributes its meetings.
+    assert waves == [[Job("sso.yml", ("sso.example.coop",)), Job("nextcloud.yml", ("cloud.example.coop",))],
+                     [Job("monitoring.yml", ("monitor.example.coop",))]]
 
 
-def test_a_dedicated_tenant_on_real_hosts_is_probed_by_monitoring(example):
+def test_a_dedicated_tenant_on_real_hosts_gets_its_greenlight_and_monitoring(example):
     tenant = Tenant(**{**DEDICATED, "origin_server_names": ["weavers.rooms-eu.example.coop"]},
                     bbb_server="bbb-eu-1.example.coop", greenlight="rooms-eu.example.coop")
     waves = tenant_rollout(example, with_tenant(example, tenant), tenant.name)

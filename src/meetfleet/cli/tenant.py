@@ -175,7 +175,7 @@ def is_recorded_as(tenant: Tenant, fields: dict[str, Any]) -> bool:
         if key == "greenlight" and value in ("dedicated", "shared"):
             if (value == "dedicated") != (tenant.greenlight is not None):
                 return False
-        elif record.get(key) != value:
+        elif record.get(key) != (tuple(value) if isinstance(value, list) else value):  # the record keeps tuples
             return False
     return True
 

@@ -8,9 +8,10 @@ tenant concerns every reader):
   every keycloak host;
 - Nextcloud (its group, from the realm's claim: only whether the tenant exists);
 - its own Greenlight's host, before and after (its instance; the role retires a departed one);
-- the monitoring hosts, which probe its own Greenlight's site;
+- the monitoring hosts: the capacity exporter there reads the whole inventory (tenants
+  attributed by name and origin server names) and the probes watch its own Greenlight's site;
 - in the lab only, its BBB server's API stand-in (its synthetic load, from plan and time
-  zone) and the monitoring host's backfill of that load. A real BBB server reads no tenant.
+  zone). A real BBB server reads no tenant.
 Everything but monitoring runs side by side (Greenlight asks Keycloak for its client only
 when a user signs in); monitoring waits for them, since its probes watch what they made.
 """
@@ -20,16 +21,13 @@ from __future__ import annotations
 from meetfleet.fleet.model import Fleet, Tenant
 from meetfleet.rollout.run import Job
 
-_SITE = frozenset({"greenlight", "origin_server_names"})
-_SYNTHETIC_LOAD = frozenset({"bbb_server", "plan", "timezone", "region"})
 READS: dict[str, frozenset[str]] = {
     "gateway": frozenset({"plan", "limits", "bbb_server", "region"}),
     "keycloak": frozenset({"greenlight", "sso_client", "origin_server_names", "sso_domains"}),
     "nextcloud": frozenset(),
     "greenlight": frozenset({"greenlight", "sso_client", "origin_server_names", "bbb_server"}),
-    "probes": _SITE,
-    "lab_bbb": _SYNTHETIC_LOAD,
-    "lab_backfill": _SYNTHETIC_LOAD,
+    "monitoring": frozenset(Tenant.model_fields),  # the exporter's copy of the inventory: all of it
+    "lab_bbb": frozenset({"bbb_server", "plan", "timezone", "region"}),
 }
 
 
@@ -67,9 +65,6 @@ def readers_of(before: Fleet, after: Fleet, name: str, changed: frozenset[str] |
     greenlight_hosts = tuple(sorted({t.greenlight for t in records if t.greenlight is not None}))
     lab_servers = tuple(sorted({t.bbb_server for t in records for fleet in fleets
                                 if t.bbb_server in fleet.hosts and fleet.hosts[t.bbb_server].lab}))
-    monitoring = _hosts(fleets, "monitoring")
-    lab_monitoring = any(fleet.hosts[host].lab for fleet in fleets for host in monitoring if host in fleet.hosts)
-    probed = reads("probes") and bool(greenlight_hosts)
     first = [
         *_job("gateway.yml", _hosts(fleets, "gateway") if (before.gateway or after.gateway) and reads("gateway")
               else ()),
@@ -78,5 +73,5 @@ def readers_of(before: Fleet, after: Fleet, name: str, changed: frozenset[str] |
         *_job("greenlight.yml", greenlight_hosts if reads("greenlight") else ()),
         *_job("bbb.yml", lab_servers if reads("lab_bbb") else ()),
     ]
-    second = _job("monitoring.yml", monitoring if probed or (lab_monitoring and reads("lab_backfill")) else ())
+    second = _job("monitoring.yml", _hosts(fleets, "monitoring") if reads("monitoring") else ())
     return [wave for wave in (first, second) if wave]
