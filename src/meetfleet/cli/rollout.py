@@ -127,7 +127,10 @@ def apply_change(waves: list[list[Job]], after: Fleet, name: str, inventory_dir:
         fail(f"{', '.join(run.playbook for run in failed)} failed (see {', '.join(run.log for run in failed)}); "
              f"the inventory is written: once the cause is fixed, {rerun}",
              kind="playbook_failed", playbooks=report["playbooks"], not_run=not_run(waves, runs), commands=commands)
-    checks = run_smoke_checks(after, name, inventory_dir, rollout) if name in after.tenants else []
+    checks = []
+    if name in after.tenants:
+        say(f"smoke checks for {name}", err=True)
+        checks = run_smoke_checks(after, name, inventory_dir, rollout)
     report.update(checks=[check.as_dict() for check in checks], seconds=round(time.monotonic() - started, 1))
     if not as_json and checks:
         table("Smoke checks", ["check", "target", "outcome", "detail"],

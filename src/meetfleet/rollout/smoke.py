@@ -99,8 +99,9 @@ async def gateway_check(client: BbbClient, api_url: str, secret: str, reload_wai
             with attempt:
                 await client.create(endpoint, meeting, "meetfleet smoke check", duration_minutes=1)
     except BbbError as exc:
-        waited = f" (asked for {reload_wait:.0f} s)" if _not_known_yet(exc) else ""
-        return Check("gateway", api_url, False, f"create refused{waited}: {exc}")
+        verdict = f"refused (asked for {reload_wait:.0f} s)" if _not_known_yet(exc) else \
+            "refused" if exc.message_key else "failed"
+        return Check("gateway", api_url, False, f"create {verdict}: {exc}")
     try:
         await client.end(endpoint, meeting)
     except BbbError as exc:
