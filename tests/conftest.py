@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("lab") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(LAB_TEST_TIMEOUT))
+
+
+CI_WALL_SECONDS = 90 * 60  # what CI gives `bash .ci/run` in all
+
+
+def ci_seconds_left() -> float | None:
+    """Seconds left of CI's wall when scripts/test.sh started this run (MEETFLEET_CI_STARTED),
+    else None: a test that needs a long stretch can say it did not fit instead of failing CI."""
+    started = os.environ.get("MEETFLEET_CI_STARTED", "")
+    return CI_WALL_SECONDS - (time.time() - int(started)) if started.isdigit() else None
 
 
 def lab_logs(log_dir: Path) -> str:
