@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +20,7 @@ from meetfleet.cli.output import (
     say,
     table,
 )
+from meetfleet.cli.rollout import ansible_playbook
 from meetfleet.lab.apply import PlanError, plan_waves
 from meetfleet.lab.down import lab_down
 from meetfleet.lab.hosts import load_lab_inventory
@@ -120,7 +119,6 @@ def apply(inventory_dir: Path, playbooks_dir: Path, log_dir: Path, timeout_secon
     except PlanError as exc:
         bad_input(str(exc), kind="bad_site")
     load_lab_inventory(inventory_dir)  # a bad lab inventory exits 2 before any playbook starts
-    binary = shutil.which("ansible-playbook") or str(Path(sys.executable).parent / "ansible-playbook")
     started = time.monotonic()
     verb = "checked" if check_mode else "applied"
     changed = "would change" if check_mode else "changed"
@@ -132,7 +130,7 @@ def apply(inventory_dir: Path, playbooks_dir: Path, log_dir: Path, timeout_secon
         state = "ok" if run.ok else f"FAILED (exit {run.returncode})"
         progress(f"{run.playbook}: {state} after {run.seconds} s, {run.changed} {changed}")
 
-    command = [binary, "-i", str(inventory_dir), *(["--check"] if check_mode else [])]
+    command = [*ansible_playbook(), "-i", str(inventory_dir), *(["--check"] if check_mode else [])]
     runs = run_waves(waves, playbooks_dir, command, log_dir, finished, cwd=Path.cwd(), timeout=timeout_seconds)
     elapsed = round(time.monotonic() - started, 1)
     skipped = not_run(waves, runs)
